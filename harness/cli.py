@@ -1,0 +1,62 @@
+"""The ``selbench`` command line: ``selbench <command> [word] [key=value ...]``.
+
+Each command is a function ``main(cfg, args) -> int`` in the module that owns its stage,
+named here once, lazily, so that ``selbench --help`` imports nothing heavy. ``cfg`` is
+``conf/<config>.yaml`` composed with the overrides; ``args`` are the leading words.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Sequence
+
+from harness.errors import SelbenchError
+
+# command -> (module:function, config name, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "pool": ("harness.pool.commands:main", "pool",
+             "pool build out=DIR [preset=tiny|test] [seed=0] | pool validate pool=DIR"),
+}
+
+
+def usage() -> str:
+    """The top-level help text."""
+    lines = ["usage: selbench <command> [word] [key=value ...]", "", "commands:"]
+    for name, (_, _, text) in COMMANDS.items():
+        lines.append(f"  {name:<12} {text}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; print a one-line error and return 2 on ``SelbenchError``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(name, COMMANDS, n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        print(f"selbench: error: unknown command {name!r}{hint}", file=sys.stderr)
+        return 2
+    target, config_name, _ = COMMANDS[name]
+    words = [a for a in rest if "=" not in a]
+    overrides = [a for a in rest if "=" in a]
+    try:
+        from harness.config import compose
+
+        cfg = compose(config_name, overrides)
+        module, func = target.split(":")
+        return int(getattr(importlib.import_module(module), func)(cfg, words) or 0)
+    except SelbenchError as exc:
+        print(f"selbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("selbench: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

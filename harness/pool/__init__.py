@@ -1,0 +1,1 @@
+"""DataComp pool formats: uids, subset files, shard readers and writers, validation."""

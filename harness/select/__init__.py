@@ -1,0 +1,1 @@
+"""Selection: strategy base classes, budgets, the engine, executors and combinators."""

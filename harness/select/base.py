@@ -1,0 +1,206 @@
+"""The strategy contract: what a selection method declares and implements.
+
+A method is a subclass of ``Scorer`` (one score per row, computed shard by shard) or of
+``SetSelector`` (needs global state; returns a row mask), registered once with
+``@strategy("name")`` in the module that implements it::
+
+    @dataclass
+    class MyParams:
+        embedding: str | None = None   # key prefix; None = the pool's default
+        alpha: float = 1.0
+
+    @strategy("my_method")
+    class MyMethod(Scorer):
+        \"\"\"One-line description shown by `selbench ls strategies`.\"\"\"
+        Params = MyParams
+        embeddings = ("img", "txt")    # npz key suffixes this scorer reads
+        columns = ()                   # parquet columns this scorer reads
+
+        def score(self, shard):
+            f, g = self.emb(shard, "img"), self.emb(shard, "txt")
+            return (f * g).sum(1)
+
+Third-party packages register through the entry-point group ``selbench.strategies``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from harness.errors import SelbenchError
+from harness.registry import Registry
+
+BUILTIN_MODULES = (
+    "baselines.no_filter", "baselines.random", "baselines.clip_score",
+    "baselines.s_cliploss", "baselines.normsim", "baselines.s_cliploss_normsim",
+    "baselines.metaclip", "baselines.clipcov", "baselines.datacomp_filters",
+    "harness.select.combinators",
+)
+
+STRATEGIES: Registry[type] = Registry("strategy", "selbench.strategies", BUILTIN_MODULES)
+
+
+def strategy(name: str):
+    """Class decorator: register a ``Strategy`` subclass under ``name``."""
+
+    def decorator(cls):
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise TypeError(f"@strategy({name!r}) must decorate a Scorer or SetSelector subclass")
+        if not dataclasses.is_dataclass(cls.Params):
+            raise TypeError(f"{cls.__qualname__}.Params must be a dataclass")
+        cls.name = name
+        return STRATEGIES.register(name)(cls)
+
+    return decorator
+
+
+@dataclass
+class NoParams:
+    """A strategy without parameters."""
+
+
+@dataclass
+class Budget:
+    """How many rows to keep: a fraction or count of the pool, a score threshold, or natural.
+
+    Exactly one of ``fraction``, ``count``, ``threshold`` is set, or ``natural`` is true.
+    """
+
+    fraction: float | None = None
+    count: int | None = None
+    threshold: float | None = None
+    natural: bool = False
+
+    def target(self, pool_rows: int) -> int | None:
+        """Rows to select for a pool of ``pool_rows`` rows; ``None`` for threshold/natural."""
+        if self.count is not None:
+            return int(self.count)
+        if self.fraction is not None:
+            return int(round(self.fraction * pool_rows))
+        return None
+
+    def describe(self) -> dict:
+        """A plain dict for manifests."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, False)}
+
+
+@dataclass
+class SelectionContext:
+    """What a strategy may use: the open pool, the seed, the default embedding arch."""
+
+    pool: Any  # harness.pool.layout.Pool
+    seed: int = 0
+    embedding: str | None = None  # default arch for keys, e.g. "l14"
+    workers: int = 1
+    extra: dict = dataclasses.field(default_factory=dict)  # values a strategy records
+
+
+class Strategy:
+    """Base of all strategies. Subclasses set ``Params``, ``columns``, ``embeddings``."""
+
+    name: ClassVar[str] = ""
+    shape: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    columns: ClassVar[tuple[str, ...]] = ()
+    embeddings: ClassVar[tuple[str, ...]] = ()  # suffixes: "img", "txt"
+
+    def __init__(self, params=None, context: SelectionContext | None = None):
+        self.params = params if params is not None else self.Params()
+        self.context = context
+
+    # ----- helpers for subclasses -----------------------------------------------------
+    @property
+    def arch(self) -> str:
+        """The embedding arch in use: ``params.embedding`` or the context's default."""
+        arch = getattr(self.params, "embedding", None)
+        if arch is None and self.context is not None:
+            arch = self.context.embedding
+        if arch is None:
+            raise SelbenchError(f"{self.name}: no embedding arch given and no pool default")
+        return arch
+
+    def embedding_keys(self) -> list[str]:
+        """npz keys this strategy reads, e.g. ``['l14_img', 'l14_txt']``."""
+        return [f"{self.arch}_{suffix}" for suffix in self.embeddings]
+
+    def emb(self, shard, suffix: str) -> np.ndarray:
+        """The shard's ``<arch>_<suffix>`` embeddings as float32, checked finite."""
+        key = f"{self.arch}_{suffix}"
+        arr = np.asarray(shard.embeddings[key], dtype=np.float32)
+        if not np.isfinite(arr).all():
+            row = int(np.argmin(np.isfinite(arr).all(axis=1)))
+            raise SelbenchError(f"{shard.files.npz}: {key} row {row}: non-finite embedding")
+        return arr
+
+    def prepare(self, pool) -> None:
+        """Optional one-time set-up before reading shards (load targets, fit k-means)."""
+
+    @classmethod
+    def doc(cls) -> str:
+        """The first line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+class Scorer(Strategy):
+    """A strategy that scores rows shard by shard; higher scores are kept first."""
+
+    shape: ClassVar[str] = "scorer"
+
+    def score(self, shard) -> np.ndarray:
+        """Return one float per row of ``shard`` (a ``ShardData``)."""
+        raise NotImplementedError
+
+
+class SetSelector(Strategy):
+    """A strategy that needs global state and returns a boolean mask over pool rows."""
+
+    shape: ClassVar[str] = "set"
+
+    def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
+        """Return a bool mask over all pool rows (pool order) meeting ``budget``.
+
+        Under a count or fraction budget, exactly ``budget.target(rows)`` rows must be set.
+        Values the method found (e.g. MetaCLIP's t) go into ``self.context.extra``.
+        """
+        raise NotImplementedError
+
+
+def top_k_mask(scores: np.ndarray, uids: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` highest scores; ties broken by uid ascending (deterministic).
+
+    ``scores`` is float (NaN not allowed), ``uids`` the pool's ``u8,u8`` array, same order.
+    """
+    n = len(scores)
+    if not 0 <= k <= n:
+        raise SelbenchError(f"cannot keep {k} of {n} rows")
+    mask = np.zeros(n, dtype=bool)
+    if k == 0:
+        return mask
+    if k == n:
+        mask[:] = True
+        return mask
+    s = np.asarray(scores, dtype=np.float64)
+    kth = np.partition(s, n - k)[n - k]  # k-th largest value
+    above = s > kth
+    mask |= above
+    need = k - int(above.sum())
+    tied = np.flatnonzero(s == kth)
+    if need:
+        order = np.lexsort((uids["f1"][tied], uids["f0"][tied]))
+        mask[tied[order[:need]]] = True
+    return mask
+
+
+def threshold_mask(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Mask of rows with ``score >= threshold`` (DataComp's threshold mode)."""
+    return np.asarray(scores) >= threshold
+
+
+def fraction_threshold(scores: np.ndarray, fraction: float) -> float:
+    """DataComp's global threshold for a fraction: scores sorted descending, value at int(N*f)."""
+    s = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
+    idx = int(len(s) * fraction)
+    return float(s[min(idx, len(s) - 1)])
