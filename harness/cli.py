@@ -16,6 +16,22 @@ from harness.errors import SelbenchError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "pool": ("harness.pool.commands:main", "pool",
              "pool build out=DIR [preset=tiny|test] [seed=0] | pool validate pool=DIR"),
+    "select": ("harness.select.commands:main", "select",
+               "select pool=DIR strategy=NAME budget.fraction=F out=FILE.npy [seed=0]"),
+    "train": ("harness.train.commands:main", "train",
+              "train pool=DIR subset=FILE.npy scale=tiny out=DIR [seed=0]"),
+    "evaluate": ("harness.evaluate.commands:main", "evaluate",
+                 "evaluate checkpoint=FILE suite=tiny|datacomp38 data_root=DIR out=DIR"),
+    "leaderboard": ("harness.leaderboard.commands:main", "leaderboard",
+                    "leaderboard results=[FILE,...] out=DIR"),
+    "submit": ("harness.leaderboard.submit:main", "submit",
+               "submit run=DIR name=NAME"),
+    "run": ("harness.run:main", "run",
+            "run [out=DIR] [strategies=[...]] [budgets=[...]] [seeds=[...]] (the main job)"),
+    "ls": ("harness.listing:main", "ls",
+           "ls strategies|scales|tasks [suite=tiny|datacomp38] [format=text|json]"),
+    "download-evalsets": ("harness.evaluate.download:main", "download_evalsets",
+                          "download-evalsets data_root=DIR (needs a network; optional)"),
 }
 
 
