@@ -203,7 +203,7 @@ def iter_tar(path: Path) -> Iterator[dict]:
     """Yield webdataset samples of one tar (``__key__`` plus raw bytes per extension)."""
     import webdataset as wds
 
-    for sample in wds.WebDataset(str(path), shardshuffle=False, empty_check=False):
+    for sample in wds.WebDataset(str(path), shardshuffle=False):
         yield sample
 
 

@@ -1,0 +1,135 @@
+"""The main job, ``selbench run``: select, train and evaluate every (strategy, budget, seed)
+of a sweep, then build the leaderboard. Each finished step is skipped on rerun, so a killed
+run resumes where it stopped.
+
+Layout under ``out``::
+
+    runs/<strategy>/<budget>/seed<k>/subset.npy, subset.json, train/, eval/eval_results.jsonl
+    leaderboard/leaderboard.{csv,md,html}, plots/
+    command.txt, config.yaml
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from harness.config import to_plain
+from harness.errors import SelbenchError
+from harness.io import write_text_atomic
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the sweep: a strategy at a budget with a seed."""
+
+    strategy: str
+    budget: str  # "none", a fraction like "0.3", or a count like "5000"
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy} @ {self.budget} seed {self.seed}"
+
+    def directory(self, out: Path) -> Path:
+        return out / "runs" / self.strategy / f"budget-{self.budget}" / f"seed{self.seed}"
+
+
+def make_budget(label: str):
+    """Turn ``none``, a fraction (<= 1) or a count (> 1) into a ``Budget``."""
+    from harness.select.base import Budget
+
+    if label == "none":
+        return Budget(natural=True)
+    value = float(label)
+    if value <= 0:
+        raise SelbenchError(f"budget {label} must be positive")
+    return Budget(fraction=value) if value <= 1 else Budget(count=int(value))
+
+
+def plan(cfg) -> list[RunSpec]:
+    """The sweep's cells, in order: strategies x budgets x seeds (own-size strategies once)."""
+    if not cfg.strategies:
+        raise SelbenchError("run: strategies is empty")
+    own = {k: str(v) for k, v in (cfg.strategy_budget or {}).items()}
+    budgets = [str(b) for b in cfg.budgets]
+    specs = []
+    for name in cfg.strategies:
+        for budget in ([own[name]] if name in own else budgets):
+            for seed in cfg.seeds:
+                specs.append(RunSpec(str(name), budget, int(seed)))
+    return specs
+
+
+def resolve_pool(cfg) -> Path:
+    """The pool to select from: ``cfg.pool``, else the embedded pool (built if missing)."""
+    if cfg.pool:
+        path = Path(cfg.pool)
+        if not path.is_dir():
+            raise SelbenchError(f"pool {path} not found")
+        return path
+    from harness.synth.build import build_pool
+
+    emb = cfg.embedded_pool
+    build_pool(Path(emb.dir), preset=emb.preset, seed=int(emb.seed))
+    return Path(emb.dir)
+
+
+def resolve_data_root(cfg, pool: Path) -> Path:
+    """Where the evaluation sets are: ``cfg.data_root``, else the pool's own evalsets."""
+    if cfg.data_root:
+        return Path(cfg.data_root)
+    from harness.pool.layout import Pool
+
+    evalsets = Pool.open(pool).info.get("evalsets")
+    if not evalsets:
+        raise SelbenchError(f"pool {pool} has no embedded evaluation sets; give data_root=DIR")
+    return pool / evalsets
+
+
+def run_one(spec: RunSpec, cfg, pool: Path, data_root: Path, out: Path) -> Path:
+    """Select, train and evaluate one cell; return its eval_results.jsonl path."""
+    from harness.evaluate.runner import evaluate
+    from harness.select.engine import run_selection
+    from harness.train.trainer import train
+
+    cell = spec.directory(out)
+    params = to_plain(cfg.strategy_params.get(spec.strategy, {})) if cfg.strategy_params else {}
+    subset = cell / "subset.npy"
+    run_selection(pool, spec.strategy, params, make_budget(spec.budget), spec.seed, subset,
+                  workers=int(cfg.workers), progress=f"select {spec.strategy}")
+    info = train(pool, subset, cfg.scale, cell / "train", seed=spec.seed)
+    results = cell / "eval" / "eval_results.jsonl"
+    evaluate(cell / "train" / info["checkpoint"], cfg.suite, data_root, cell / "eval",
+             allow_missing=bool(cfg.allow_missing))
+    return results
+
+
+def main(cfg, words) -> int:
+    """``selbench run``: the whole sweep, then the leaderboard printed and written."""
+    from tqdm import tqdm
+
+    from harness.leaderboard.build import build_leaderboard, format_text_table
+
+    if words:
+        raise SelbenchError(f"run takes only key=value overrides, got {' '.join(words)}")
+    out = Path(cfg.out)
+    specs = plan(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "command.txt", "selbench " + " ".join(map(shlex.quote, sys.argv[1:])) + "\n")
+    write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(cfg))
+    started = time.time()
+    pool = resolve_pool(cfg)
+    data_root = resolve_data_root(cfg, pool)
+    results = []
+    for spec in tqdm(specs, desc="selbench run", unit="run", file=sys.stdout):
+        tqdm.write(f"== {spec.label}", file=sys.stdout)
+        results.append(run_one(spec, cfg, pool, data_root, out))
+    board = build_leaderboard(results, out / "leaderboard")
+    print(format_text_table(board))
+    print(f"leaderboard written to {out / 'leaderboard'} ({time.time() - started:.0f} s)")
+    return 0
