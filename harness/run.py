@@ -72,6 +72,9 @@ def resolve_pool(cfg) -> Path:
         if not path.is_dir():
             raise SelbenchError(f"pool {path} not found")
         return path
+    if cfg.suite != "tiny":
+        raise SelbenchError(f"run: suite {cfg.suite} needs pool=DIR (the embedded pool serves "
+                            "the tiny suite only)")
     from harness.synth.build import build_pool
 
     emb = cfg.embedded_pool
@@ -98,11 +101,16 @@ def run_one(spec: RunSpec, cfg, pool: Path, data_root: Path, out: Path) -> Path:
     from harness.train.trainer import train
 
     cell = spec.directory(out)
-    params = to_plain(cfg.strategy_params.get(spec.strategy, {})) if cfg.strategy_params else {}
+    node = (cfg.strategy_params or {}).get(spec.strategy)
+    params = to_plain(node) if node is not None else {}
     subset = cell / "subset.npy"
     run_selection(pool, spec.strategy, params, make_budget(spec.budget), spec.seed, subset,
                   workers=int(cfg.workers), progress=f"select {spec.strategy}")
-    info = train(pool, subset, cfg.scale, cell / "train", seed=spec.seed)
+    from harness.train.commands import scale_overrides
+
+    scale = to_plain(cfg.scale)
+    info = train(pool, subset, scale["name"], cell / "train", seed=spec.seed,
+                 **scale_overrides(scale))
     results = cell / "eval" / "eval_results.jsonl"
     evaluate(cell / "train" / info["checkpoint"], cfg.suite, data_root, cell / "eval",
              allow_missing=bool(cfg.allow_missing))
@@ -113,10 +121,15 @@ def main(cfg, words) -> int:
     """``selbench run``: the whole sweep, then the leaderboard printed and written."""
     from tqdm import tqdm
 
+    from harness.evaluate.datasets import check_present
+    from harness.evaluate.tasks import load_suite
     from harness.leaderboard.build import build_leaderboard, format_text_table
 
     if words:
         raise SelbenchError(f"run takes only key=value overrides, got {' '.join(words)}")
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise SelbenchError(f"run: give a value for {', '.join(missing)} (e.g. {missing[0]}=...)")
     out = Path(cfg.out)
     specs = plan(cfg)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,6 +138,7 @@ def main(cfg, words) -> int:
     started = time.time()
     pool = resolve_pool(cfg)
     data_root = resolve_data_root(cfg, pool)
+    check_present(load_suite(cfg.suite), data_root, bool(cfg.allow_missing))
     results = []
     for spec in tqdm(specs, desc="selbench run", unit="run", file=sys.stdout):
         tqdm.write(f"== {spec.label}", file=sys.stdout)

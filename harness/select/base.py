@@ -96,6 +96,8 @@ class SelectionContext:
     embedding: str | None = None  # default arch for keys, e.g. "l14"
     workers: int = 1
     extra: dict = dataclasses.field(default_factory=dict)  # values a strategy records
+    executor: Any = None  # harness.select.executors.Executor the engine runs shards with
+    progress: bool | str = False  # show progress bars when reading the pool
 
 
 class Strategy:
@@ -136,7 +138,17 @@ class Strategy:
         return arr
 
     def prepare(self, pool) -> None:
-        """Optional one-time set-up before reading shards (load targets, fit k-means)."""
+        """Optional one-time set-up before reading shards (load targets, fit k-means).
+
+        Whatever it stores on ``self`` must be picklable: with ``workers > 1`` the prepared
+        strategy is sent once to every worker process.
+        """
+
+    def shard_rng(self, shard) -> np.random.Generator:
+        """A generator seeded by (context seed, shard's first row): the same whatever the
+        executor or worker count, so per-shard randomness stays reproducible."""
+        seed = self.context.seed if self.context is not None else 0
+        return np.random.Generator(np.random.PCG64([int(seed), int(shard.offset)]))
 
     @classmethod
     def doc(cls) -> str:
@@ -152,6 +164,15 @@ class Scorer(Strategy):
     def score(self, shard) -> np.ndarray:
         """Return one float per row of ``shard`` (a ``ShardData``)."""
         raise NotImplementedError
+
+    def natural_mask(self, scores: np.ndarray) -> np.ndarray:
+        """Rows kept under ``budget=none`` (the method's own size), given all pool scores.
+
+        Scorers without a natural size (the default) raise; a filter with a built-in cut
+        (e.g. keep rows scoring > 0) overrides this.
+        """
+        raise SelbenchError(f"{self.name} has no natural size: use budget.fraction, "
+                            "budget.count or budget.threshold")
 
 
 class SetSelector(Strategy):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_random_pool, random_uids, unit_rows
+from pool_fixtures import make_random_pool, random_uids, unit_rows
 from harness.errors import SelbenchError
 from harness.pool.layout import Pool
 from harness.pool.uid import uids_to_array

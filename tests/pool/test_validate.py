@@ -4,7 +4,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import make_random_pool, unit_rows
+from pool_fixtures import make_random_pool, unit_rows
 from harness.cli import main
 from harness.pool.validate import validate_pool
 from harness.pool.writer import write_embeddings, write_metadata
@@ -134,7 +134,7 @@ def test_validate_needs_pool_argument(capsys):
 def test_report_counts_fp16_pools(tmp_path):
     rng = np.random.default_rng(1)
     img = unit_rows(rng.normal(size=(10, 4)))
-    from conftest import write_pool
+    from pool_fixtures import write_pool
     root = write_pool(tmp_path / "p", img, img, dtype=np.float16)
     report = validate_pool(root)
     assert report.ok and report.rows == 10

@@ -1,0 +1,422 @@
+"""DataComp's own filtering baselines (reference/datacomp.md), as set selectors.
+
+- ``datacomp_basic``: caption has > 2 words (whitespace split) and > 5 characters,
+  ``min(original_width, original_height) >= 200`` and aspect ``max/min <= 3``.
+- ``datacomp_text``: at least one caption word names an ImageNet-21k synset.
+- ``datacomp_image``: caption filter (> 1 word, > 5 characters), k-means (faiss, 20
+  iterations, seed 0) on ``<arch>_img``; keep rows whose centroid (largest inner product,
+  as DataComp assigns) is the centroid of at least one target image.
+- ``datacomp_image_clip``: ``datacomp_image`` ∩ CLIP score (``f . g``) top ``clip_fraction``
+  (one global threshold: DataComp's value at index int(N f) of the sorted scores): the
+  DataComp-1B recipe. The two masks are decided per row, so the intersection equals
+  DataComp's "threshold first, then image-based with the same centroids".
+
+English: every filter checks it (fasttext lid.176 top-1 == "en") only when
+``strategy.fasttext_model`` names a model file; otherwise the check is skipped and
+``english_filter: skipped`` is recorded in the manifest.
+
+ImageNet-21k words: without WordNet offline, DataComp's "first WordNet synset of a word is
+an ImageNet-21k synset" is approximated by lemma membership: a word matches when,
+lowercased, it (or its singular by WordNet's noun suffix rules, e.g. "dogs" -> "dog") is
+a lemma of an ImageNet-21k synset (timm's ``imagenet-21k-goog`` synset and lemma lists,
+shipped offline). Words are split on whitespace and not stripped of punctuation, as in
+DataComp. The approximation keeps a word whose first sense is some other synset; single
+letters are not lemmas here ("a" is vitamin A in ImageNet-21k, but its first WordNet sense
+is the angstrom), so the article "a" does not pass every caption.
+
+Budgets: under ``budget=none`` a filter keeps its survivors (its natural size). Under a
+count or fraction, a uniform random sample (the selection seed) of exactly that many
+survivors is kept; a budget above the survivor count is an error. Natural sizes are
+recorded (``survivors``).
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import SelbenchError
+from harness.select.base import Budget, SetSelector, fraction_threshold, strategy
+
+IN21K_SYNSETS = "imagenet21k_goog_synsets.txt"  # timm's lists (shipped with the package)
+LEMMA_FILE = "imagenet_synset_to_lemma.txt"
+MIN_POINTS_PER_CENTROID = 39  # faiss warns below this many training points per centroid
+NOUN_SUFFIXES = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"),
+                 ("shes", "sh"), ("men", "man"), ("ies", "y"))  # WordNet's noun detachment
+
+
+# ----- per-row tests ------------------------------------------------------------------
+def caption_mask(texts, min_words: int, min_chars: int) -> np.ndarray:
+    """Rows whose caption has more than ``min_words`` words and more than ``min_chars`` characters."""
+    out = np.zeros(len(texts), dtype=bool)
+    for i, t in enumerate(texts):
+        out[i] = t is not None and len(t) > min_chars and len(t.split()) > min_words
+    return out
+
+
+def image_size_mask(width, height) -> np.ndarray:
+    """Rows with ``min(w, h) >= 200`` and ``max(w, h) / min(w, h) <= 3`` (missing sizes fail)."""
+    w = np.asarray(width, dtype=np.float64)
+    h = np.asarray(height, dtype=np.float64)
+    lo, hi = np.minimum(w, h), np.maximum(w, h)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (lo >= 200) & (hi / np.where(lo > 0, lo, np.nan) <= 3.0)
+
+
+def timm_info_file(name: str) -> Path:
+    """Path of one of timm's ImageNet info files (read without importing timm, which is slow)."""
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        raise SelbenchError("datacomp_text needs timm's ImageNet-21k synset lists: pip install timm")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "_info" / name
+    if not path.is_file():
+        raise SelbenchError(f"{path}: timm's ImageNet info file is missing")
+    return path
+
+
+def in21k_lemmas() -> frozenset[str]:
+    """Lowercased lemmas (spaces as ``_``, single letters left out) of the ImageNet-21k synsets.
+
+    From timm's ``imagenet21k_goog_synsets.txt`` and ``imagenet_synset_to_lemma.txt``.
+    """
+    synsets = set(timm_info_file(IN21K_SYNSETS).read_text(encoding="utf-8").split())
+    words = set()
+    for line in timm_info_file(LEMMA_FILE).read_text(encoding="utf-8").splitlines():
+        wnid, _, names = line.partition("\t")
+        if wnid in synsets:
+            words.update(n.strip().lower().replace(" ", "_") for n in names.split(","))
+    return frozenset(w for w in words if len(w) > 1)  # letters: first sense is not the synset
+
+
+def names_in21k(word: str, lemmas: frozenset[str]) -> bool:
+    """True if the lowercased ``word`` or one of its noun base forms is in ``lemmas``."""
+    word = word.lower()
+    if word in lemmas:
+        return True
+    return any(word.endswith(suf) and word[:len(word) - len(suf)] + base in lemmas
+               for suf, base in NOUN_SUFFIXES)
+
+
+class English:
+    """fasttext language check, or a no-op when no model path is given (picklable)."""
+
+    def __init__(self, model_path: str | None):
+        self.model_path = model_path
+        self._model = None
+        if model_path is not None:
+            try:
+                import fasttext  # noqa: F401
+            except ImportError:
+                raise SelbenchError(f"strategy.fasttext_model={model_path} needs the fasttext "
+                                    "package, which is not installed (pip install fasttext)") from None
+            if not Path(model_path).is_file():
+                raise SelbenchError(f"{model_path}: fasttext model file not found")
+
+    @property
+    def status(self) -> str:
+        """What the manifest records about the English check."""
+        return f"fasttext:{self.model_path}" if self.model_path else "skipped"
+
+    def mask(self, texts) -> np.ndarray:
+        """Rows whose caption fasttext labels English (all True when skipped)."""
+        if self.model_path is None:
+            return np.ones(len(texts), dtype=bool)
+        if self._model is None:
+            import fasttext
+
+            self._model = fasttext.load_model(self.model_path)
+        labels, _ = self._model.predict([str(t or "").replace("\n", " ") for t in texts], k=1)
+        return np.array([lab[0] == "__label__en" for lab in labels], dtype=bool)
+
+    def __getstate__(self):
+        return {"model_path": self.model_path, "_model": None}
+
+
+# ----- per-shard work (picklable, module level) ---------------------------------------
+class BasicShard:
+    """``datacomp_basic`` for one shard."""
+
+    def __init__(self, english: English):
+        self.english = english
+
+    def __call__(self, shard) -> np.ndarray:
+        """Bool mask of the shard's rows passing the basic filter."""
+        c = shard.columns
+        texts = c["text"]
+        keep = caption_mask(texts, 2, 5) & image_size_mask(c["original_width"], c["original_height"])
+        return keep & self.english.mask(texts)
+
+
+class TextShard:
+    """``datacomp_text`` for one shard."""
+
+    def __init__(self, english: English, lemmas: frozenset[str]):
+        self.english, self.lemmas = english, lemmas
+
+    def __call__(self, shard) -> np.ndarray:
+        """Bool mask of rows with an ImageNet-21k word (and English when checked)."""
+        texts = shard.columns["text"]
+        hit = np.array([t is not None and any(names_in21k(w, self.lemmas) for w in t.split())
+                        for t in texts], dtype=bool)
+        return hit & self.english.mask(texts)
+
+
+class CaptionShard:
+    """The image-based baseline's caption filter (> 1 word, > 5 characters, English)."""
+
+    def __init__(self, english: English):
+        self.english = english
+
+    def __call__(self, shard) -> np.ndarray:
+        """Bool mask of rows passing the caption filter."""
+        texts = shard.columns["text"]
+        return caption_mask(texts, 1, 5) & self.english.mask(texts)
+
+
+class AssignShard:
+    """Per row: 1.0 if its nearest centroid (max inner product) is a target centroid; and f.g."""
+
+    def __init__(self, centroids: np.ndarray, targets: np.ndarray, img_key: str, txt_key: str | None):
+        self.centroids, self.targets = centroids, targets
+        self.img_key, self.txt_key = img_key, txt_key
+        self._index = None  # the faiss index, built once per process
+
+    def __call__(self, shard) -> np.ndarray:
+        """``(rows, 2)`` float64: target-centroid hit and CLIP score (0 when not needed)."""
+        if self._index is None:
+            self._index = centroid_index(self.centroids)
+        f = finite_rows(shard, self.img_key)
+        out = np.zeros((len(f), 2))
+        out[:, 0] = np.isin(nearest_centroid(f, self._index), self.targets)
+        if self.txt_key is not None:
+            out[:, 1] = (f * finite_rows(shard, self.txt_key)).sum(1)
+        return out
+
+    def __getstate__(self):
+        return {**self.__dict__, "_index": None}
+
+
+def finite_rows(shard, key: str) -> np.ndarray:
+    """A shard's embedding ``key`` as float32; non-finite rows are an error naming the file."""
+    arr = np.asarray(shard.embeddings[key], dtype=np.float32)
+    if not np.isfinite(arr).all():
+        row = int(np.argmin(np.isfinite(arr).all(axis=1)))
+        raise SelbenchError(f"{shard.files.npz}: {key} row {row}: non-finite embedding")
+    return arr
+
+
+def centroid_index(centroids: np.ndarray):
+    """An exact inner-product faiss index over ``centroids``."""
+    import faiss
+
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    return index
+
+
+def nearest_centroid(x: np.ndarray, index) -> np.ndarray:
+    """Index of the centroid with the largest inner product for each row of ``x``."""
+    _, ids = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
+    return ids[:, 0]
+
+
+# ----- the strategies ------------------------------------------------------------------
+@dataclass
+class BasicParams:
+    fasttext_model: str | None = None  # lid.176 model path; None = skip the English check
+
+
+@dataclass
+class ImageParams:
+    embedding: str | None = None  # key prefix; None = the pool's default (DataComp: l14)
+    target: str | None = None  # .npy of target image embeddings; None = the suite's ImageNet analog
+    clusters: int = 100000  # DataComp's k; clamped to survivors / 39 on small pools
+    centroids: str | None = None  # .npy of precomputed centroids (k x d) instead of training
+    max_points_per_centroid: int = 256  # k-means trains on at most this many points per centroid
+    fasttext_model: str | None = None
+
+
+@dataclass
+class ImageClipParams(ImageParams):
+    clip_fraction: float = 0.3  # CLIP score top fraction (global threshold over the pool)
+
+
+class FilterSelector(SetSelector):
+    """A filter with a natural size; budgets subsample its survivors at random."""
+
+    def keep(self, pool) -> np.ndarray:
+        """Bool mask of survivors over all pool rows."""
+        raise NotImplementedError
+
+    def map_pool(self, pool, fn, columns=(), keys=()) -> list[np.ndarray]:
+        """``fn`` over every shard (through the engine's executor when there is one)."""
+        ctx = self.context
+        progress = ctx.progress if ctx is not None else False
+        if ctx is not None and ctx.executor is not None:
+            return ctx.executor.map_shards(fn, pool, columns, keys, progress=progress)
+        return [np.asarray(fn(s)) for s in pool.iter_shards(columns, keys, progress=progress)]
+
+    def record(self, **values) -> None:
+        """Add ``values`` to the manifest's strategy extras."""
+        if self.context is not None:
+            self.context.extra.update(values)
+
+    def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
+        """Survivors under ``budget=none``; else exactly ``budget.target`` random survivors."""
+        if budget.threshold is not None:
+            raise SelbenchError(f"{self.name} takes no budget.threshold: use budget=none, "
+                                "budget.count or budget.fraction")
+        mask = self.keep(pool)
+        survivors = int(mask.sum())
+        self.record(survivors=survivors)
+        if budget.natural:
+            return mask
+        k = budget.target(len(mask))
+        if k > survivors:
+            raise SelbenchError(f"{self.name}: budget of {k} rows exceeds its {survivors} "
+                                "surviving rows (use budget=none for its natural size)")
+        out = np.zeros(len(mask), dtype=bool)
+        out[rng.choice(np.flatnonzero(mask), size=k, replace=False)] = True
+        return out
+
+
+@strategy("datacomp_basic")
+class DataCompBasic(FilterSelector):
+    """DataComp basic filter: > 2 words, > 5 chars, min side >= 200, aspect <= 3 (English opt.)."""
+
+    Params = BasicParams
+    columns = ("text", "original_width", "original_height")
+
+    def keep(self, pool) -> np.ndarray:
+        """See the module docstring."""
+        english = English(self.params.fasttext_model)
+        self.record(english_filter=english.status)
+        return np.concatenate(self.map_pool(pool, BasicShard(english), self.columns)).astype(bool)
+
+
+@strategy("datacomp_text")
+class DataCompText(FilterSelector):
+    """DataComp text-based filter: a caption word names an ImageNet-21k synset (English opt.)."""
+
+    Params = BasicParams
+    columns = ("text",)
+
+    def keep(self, pool) -> np.ndarray:
+        """See the module docstring."""
+        english = English(self.params.fasttext_model)
+        self.record(english_filter=english.status, in21k_match="lemma membership (no WordNet)")
+        fn = TextShard(english, in21k_lemmas())
+        return np.concatenate(self.map_pool(pool, fn, self.columns)).astype(bool)
+
+
+@strategy("datacomp_image")
+class DataCompImage(FilterSelector):
+    """DataComp image-based filter: k-means clusters nearest to target images, caption filter."""
+
+    Params = ImageParams
+    columns = ("text",)
+    embeddings = ("img",)
+
+    def keep(self, pool) -> np.ndarray:
+        """See the module docstring."""
+        hit, _ = self.image_mask(pool, with_scores=False)
+        return hit
+
+    def image_mask(self, pool, with_scores: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(caption filter & target-centroid hit, CLIP scores or zeros) over all pool rows."""
+        english = English(self.params.fasttext_model)
+        caption = np.concatenate(self.map_pool(pool, CaptionShard(english), ("text",))).astype(bool)
+        img_key = f"{self.arch}_img"
+        centroids = self.centroids(pool, caption, img_key)
+        targets = self.load_matrix(self.target_path(pool), "target embeddings", centroids.shape[1])
+        target_ids = np.unique(nearest_centroid(targets, centroid_index(centroids)))
+        fn = AssignShard(centroids, target_ids, img_key, f"{self.arch}_txt" if with_scores else None)
+        keys = [img_key] + ([f"{self.arch}_txt"] if with_scores else [])
+        rows = np.concatenate(self.map_pool(pool, fn, (), keys))
+        self.record(english_filter=english.status, caption_survivors=int(caption.sum()),
+                    target_clusters=int(len(target_ids)))
+        return caption & (rows[:, 0] > 0), rows[:, 1]
+
+    def target_path(self, pool) -> Path:
+        """``params.target``, else ``<pool>/<evalsets>/<imagenet_analog>/train_<arch>_img.npy``."""
+        if self.params.target:
+            return Path(self.params.target)
+        evalsets, task = pool.info.get("evalsets"), pool.info.get("imagenet_analog")
+        if not evalsets or not task:
+            raise SelbenchError(f"{self.name}: {pool.root}/pool.json names no evalsets/imagenet_analog; "
+                                "pass strategy.target=PATH to an .npy of target image embeddings")
+        return pool.root / evalsets / task / f"train_{self.arch}_img.npy"
+
+    @staticmethod
+    def load_matrix(path: Path, what: str, dim: int | None) -> np.ndarray:
+        """A finite 2-D float ``.npy`` with ``dim`` columns (when given), as float32."""
+        if not path.is_file():
+            raise SelbenchError(f"{path}: {what} not found")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise SelbenchError(f"{path}: cannot read {what} ({exc})") from None
+        if arr.ndim != 2 or len(arr) == 0 or (dim is not None and arr.shape[1] != dim):
+            raise SelbenchError(f"{path}: {what} have shape {arr.shape}, expected (rows, {dim})")
+        arr = arr.astype(np.float32)
+        if not np.isfinite(arr).all():
+            raise SelbenchError(f"{path}: {what} contain non-finite values")
+        return arr
+
+    def centroids(self, pool, caption: np.ndarray, img_key: str) -> np.ndarray:
+        """Precomputed centroids, or k-means on (a seed-0 sample of) the caption survivors."""
+        dim = pool.info.get("embedding_keys", {}).get(img_key)
+        if self.params.centroids:
+            c = self.load_matrix(Path(self.params.centroids), "centroids", dim)
+            self.record(clusters=len(c), kmeans="precomputed")
+            return c
+        rows = np.flatnonzero(caption)
+        if len(rows) == 0:
+            raise SelbenchError(f"{self.name}: no caption passes the caption filter; nothing to cluster")
+        k = int(min(self.params.clusters, max(1, len(rows) // MIN_POINTS_PER_CENTROID)))
+        cap = int(self.params.max_points_per_centroid) * k
+        if len(rows) > cap:
+            rows = np.sort(np.random.default_rng(0).choice(rows, size=cap, replace=False))
+        x = self.gather(pool, rows, img_key)
+        return train_kmeans(x, k, self.params.max_points_per_centroid, self.record)
+
+    def gather(self, pool, rows: np.ndarray, key: str) -> np.ndarray:
+        """The float32 ``key`` embeddings of the (sorted) pool ``rows``, one shard at a time."""
+        parts = []
+        for shard in pool.iter_shards((), [key]):
+            lo, hi = np.searchsorted(rows, [shard.offset, shard.offset + len(shard)])
+            if hi > lo:
+                parts.append(finite_rows(shard, key)[rows[lo:hi] - shard.offset])
+        return np.concatenate(parts)
+
+
+def train_kmeans(x: np.ndarray, k: int, max_points_per_centroid: int, record) -> np.ndarray:
+    """faiss k-means (L2, 20 iterations, seed 0) of ``x`` into ``k`` centroids."""
+    import faiss
+
+    km = faiss.Kmeans(x.shape[1], k, niter=20, seed=0, verbose=False,
+                      max_points_per_centroid=max(max_points_per_centroid, 1),
+                      min_points_per_centroid=1)
+    km.train(np.ascontiguousarray(x, dtype=np.float32))
+    record(clusters=k, kmeans_train_rows=len(x), kmeans="faiss niter=20 seed=0")
+    return np.asarray(km.centroids, dtype=np.float32)
+
+
+@strategy("datacomp_image_clip")
+class DataCompImageClip(DataCompImage):
+    """DataComp-1B recipe: image-based filter ∩ CLIP score top 30% (one global threshold)."""
+
+    Params = ImageClipParams
+    embeddings = ("img", "txt")
+
+    def keep(self, pool) -> np.ndarray:
+        """See the module docstring."""
+        f = self.params.clip_fraction
+        if not 0 < f <= 1:
+            raise SelbenchError(f"{self.name}: strategy.clip_fraction={f} is outside (0, 1]")
+        hit, scores = self.image_mask(pool, with_scores=True)
+        threshold = fraction_threshold(scores, f)
+        self.record(clip_threshold=threshold)
+        return hit & (scores >= threshold)

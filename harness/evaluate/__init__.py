@@ -1,0 +1,1 @@
+"""Evaluation: tasks as data, clip_benchmark runner, DataComp metrics and aggregation."""

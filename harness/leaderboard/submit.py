@@ -1,0 +1,140 @@
+"""``selbench submit run=DIR name=NAME``: copy what a result needs to be checked into
+``<leaderboards_dir>/<scale>/submissions/<NAME>/``.
+
+A run directory is laid out as ``selbench run`` writes it
+(``<out>/runs/<strategy>/<budget>/seed<k>/``): ``subset.json`` (the subset manifest),
+``train/train.json``, ``eval/eval_results.jsonl`` (each also accepted directly in the run
+directory). ``command.txt`` and ``config.yaml`` are taken from the run directory, or else
+from the sweep root ``<out>/`` of that layout. The subset ``.npy`` is not copied (its
+sha256 is in the manifest). Incomplete suites and inconsistent files are refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from harness.errors import SelbenchError
+from harness.io import sha256_file, write_json_atomic
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+REQUIRED = {"eval_results.jsonl": ("eval/eval_results.jsonl", "eval_results.jsonl"),
+            "train.json": ("train/train.json", "train.json"),
+            "subset.json": ("subset.json",)}
+OPTIONAL = ("command.txt", "config.yaml")
+
+
+def main(cfg, words) -> int:
+    """Submit ``cfg.run`` as ``cfg.name``; print where it went and how to rebuild; return 0."""
+    if words or not cfg.get("run") or not cfg.get("name"):
+        raise SelbenchError("usage: selbench submit run=DIR name=NAME [scale=...] [leaderboards_dir=DIR]")
+    dest = submit(cfg.run, str(cfg.name), scale=cfg.get("scale"),
+                  leaderboards_dir=cfg.get("leaderboards_dir") or "leaderboards")
+    scale_dir = dest.parent.parent
+    print(f"submitted {cfg.name} to {dest}")
+    print(f"rebuild the tables with: selbench leaderboard results={scale_dir}/ out={scale_dir}/")
+    return 0
+
+
+def submit(run_dir: str | Path, name: str, scale: str | None = None,
+           leaderboards_dir: str | Path = "leaderboards") -> Path:
+    """Copy the run's manifest, train.json, eval_results.jsonl, command and config into
+    ``<leaderboards_dir>/<scale>/submissions/<name>/`` with a ``submission.json`` listing
+    the files' sha256 and the run's scores. Returns that directory.
+
+    Raises ``SelbenchError`` when a file is missing, the suite is incomplete, the files
+    disagree (checkpoint or subset sha256), the scale differs, or ``name`` is taken.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise SelbenchError(f"run directory {run_dir} does not exist")
+    if not NAME_RE.match(name):
+        raise SelbenchError(f"submission name {name!r} may hold only letters, digits, '.', '_', '-'")
+    files = locate_files(run_dir)
+    run, scores = _checked_run(files, run_dir)
+    if scale is not None and str(scale) != run.scale:
+        raise SelbenchError(f"run {run_dir} was trained at scale {run.scale!r}, not {scale!r}")
+    dest = Path(leaderboards_dir) / run.scale / "submissions" / name
+    if dest.exists():
+        raise SelbenchError(f"submission {dest} already exists; choose another name or remove it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.staging.", dir=dest.parent))
+    try:
+        for target, source in files.items():
+            shutil.copyfile(source, stage / target)
+        write_json_atomic(stage / "submission.json", _record(name, run, scores, stage, files))
+        os.replace(stage, dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return dest
+
+
+def locate_files(run_dir: Path) -> dict[str, Path]:
+    """``{file name in the submission: source path}`` for the required and optional files."""
+    found, missing = {}, []
+    for target, candidates in REQUIRED.items():
+        hit = next((run_dir / c for c in candidates if (run_dir / c).is_file()), None)
+        if hit is None:
+            missing.append(" or ".join(str(run_dir / c) for c in candidates))
+        else:
+            found[target] = hit
+    if missing:
+        raise SelbenchError(f"run {run_dir} is not finished: missing {'; '.join(missing)}")
+    roots = [run_dir]
+    parents = run_dir.resolve().parents
+    if len(parents) > 3 and parents[2].name == "runs":
+        roots.append(parents[3])  # <out>/runs/<strategy>/<budget>/seed<k> -> <out>
+    for target in OPTIONAL:
+        hit = next((root / target for root in roots if (root / target).is_file()), None)
+        if hit is not None:
+            found[target] = hit
+    return found
+
+
+def _checked_run(files: dict[str, Path], run_dir: Path):
+    from harness.leaderboard.runs import load_runs, manifest_sha
+    from harness.leaderboard.tables import run_table
+
+    runs = load_runs([files["eval_results.jsonl"]])
+    if len(runs) != 1:
+        raise SelbenchError(f"{files['eval_results.jsonl']} holds {len(runs)} runs; submit one run")
+    run = runs[0]
+    row = run_table(runs).iloc[0].to_dict()
+    if not row["complete"]:
+        raise SelbenchError(f"run {run_dir} has an incomplete {run.suite} suite: missing "
+                            f"{row['missing'].replace(';', ', ')}")
+    train = _json(files["train.json"])
+    manifest = _json(files["subset.json"])
+    _same(train.get("checkpoint_sha256"), run.checkpoint_sha256, "checkpoint sha256",
+          files["train.json"], files["eval_results.jsonl"])
+    _same(train.get("subset_sha256"), run.subset_sha256, "subset sha256",
+          files["train.json"], files["eval_results.jsonl"])
+    _same(manifest_sha(manifest), run.subset_sha256, "subset sha256",
+          files["subset.json"], files["eval_results.jsonl"])
+    return run, {k: row[k] for k in ("ImageNet", "ImageNet dist. shifts", "VTAB", "Retrieval", "Average")}
+
+
+def _same(a, b, what: str, file_a: Path, file_b: Path) -> None:
+    if a is not None and b is not None and a != b:
+        raise SelbenchError(f"{what} differs between {file_a} ({str(a)[:12]}) and {file_b} ({str(b)[:12]})")
+
+
+def _json(path: Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SelbenchError(f"{path} is not readable JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SelbenchError(f"{path} is not a JSON object")
+    return data
+
+
+def _record(name: str, run, scores: dict, stage: Path, files: dict[str, Path]) -> dict:
+    return {"name": name, "strategy": run.strategy, "params": run.params, "budget": run.budget,
+            "seed": run.seed,
+            "scale": run.scale, "suite": run.suite, "subset_sha256": run.subset_sha256,
+            "checkpoint_sha256": run.checkpoint_sha256, "scores": scores,
+            "files": {target: sha256_file(stage / target) for target in sorted(files)}}

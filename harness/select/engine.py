@@ -1,0 +1,327 @@
+"""The selection engine: strategy + budget + pool -> a DataComp subset file and its manifest.
+
+``run_selection`` is the stage API (``selbench select`` and ``selbench run`` call it). The
+pieces it is made of are public so that combinators and composite methods reuse them:
+``build_strategy`` (name + params dict -> a checked strategy instance), ``score_pool``
+(a scorer over every shard through an executor), ``scores_to_mask`` (scores -> rows under
+a budget) and ``select_mask`` (either shape -> a checked mask).
+
+Memory: the engine holds O(pool rows) small arrays (float32 scores, the uids, a bool
+mask); embeddings are only ever read one shard at a time, inside the executor.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from harness.errors import SelbenchError
+from harness.io import atomic_path, package_versions, sha256_file
+from harness.pool.layout import Pool
+from harness.pool.uid import sort_uid_array
+from harness.select.base import (STRATEGIES, Budget, Scorer, SelectionContext, SetSelector,
+                                 Strategy, fraction_threshold, threshold_mask, top_k_mask)
+from harness.select.budget import check_budget
+from harness.select.executors import Executor, LocalExecutor, make_executor
+
+
+# ----- strategies and their parameters -----------------------------------------------------
+def strategy_class(name: str) -> type:
+    """The registered strategy class ``name``; unknown names list the closest ones."""
+    if not name:
+        raise SelbenchError("no strategy given: pass strategy=NAME (see `selbench ls strategies`)")
+    cls = STRATEGIES.get(str(name))
+    if not (isinstance(cls, type) and issubclass(cls, (Scorer, SetSelector))):
+        raise SelbenchError(f"strategy {name!r} ({cls!r}) is not a Scorer or SetSelector subclass")
+    return cls
+
+
+def build_params(cls: type, params: Mapping | None):
+    """``cls.Params`` filled from ``params``, type-checked (OmegaConf structured config).
+
+    Unknown keys and values of the wrong type raise a one-line ``SelbenchError`` naming
+    the strategy and its valid parameters.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    params = dict(params or {})
+    name = getattr(cls, "name", "") or cls.__name__
+    valid = [f.name for f in dataclasses.fields(cls.Params)]
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        listed = ", ".join(valid) if valid else "none"
+        raise SelbenchError(f"unknown parameter(s) {', '.join(unknown)} for strategy {name} "
+                            f"(valid: {listed})")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(cls.Params), params)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        msg = " ".join(str(exc).split("\n")[0].split())
+        raise SelbenchError(f"strategy {name}: bad parameter value: {msg}") from exc
+
+
+def params_dict(params) -> dict:
+    """A strategy's resolved parameters as a JSON-safe dict (non-finite floats as strings)."""
+    return jsonable(dataclasses.asdict(params))
+
+
+def build_strategy(name: str, params: Mapping | None, context: SelectionContext) -> Strategy:
+    """Instantiate strategy ``name`` with checked ``params`` in ``context``."""
+    cls = strategy_class(name)
+    return cls(build_params(cls, params), context)
+
+
+def make_context(pool: Pool, seed: int = 0, executor: Executor | None = None,
+                 progress: bool | str = False) -> SelectionContext:
+    """A ``SelectionContext`` for ``pool`` with its default embedding arch (None if it has none)."""
+    try:
+        arch = pool.default_embedding
+    except SelbenchError:
+        arch = None
+    executor = executor or LocalExecutor()
+    return SelectionContext(pool=pool, seed=int(seed), embedding=arch, workers=executor.workers,
+                            executor=executor, progress=progress)
+
+
+def check_inputs(strategy: Strategy, pool: Pool) -> None:
+    """Raise a one-line error when the pool lacks an embedding key or column the strategy reads."""
+    keys = strategy.embedding_keys()
+    if keys:
+        have = pool.embedding_keys()
+        missing = [k for k in keys if k not in have]
+        if missing:
+            raise SelbenchError(f"{pool.shards[0].npz}: embedding key(s) {', '.join(missing)} "
+                                f"needed by {strategy.name} are missing (has: {', '.join(have)}; "
+                                f"archs: {', '.join(pool.embedding_archs()) or 'none'})")
+    if strategy.columns:
+        names = pq.read_schema(pool.shards[0].parquet).names
+        missing = [c for c in strategy.columns if c not in names]
+        if missing:
+            raise SelbenchError(f"{pool.shards[0].parquet}: column(s) {', '.join(missing)} "
+                                f"needed by {strategy.name} are missing")
+
+
+# ----- scoring and masks -------------------------------------------------------------------
+class ScoreTask:
+    """Picklable per-shard job: a scorer's checked float32 scores for one shard."""
+
+    def __init__(self, scorer: Scorer):
+        self.scorer = scorer
+
+    def __call__(self, shard) -> np.ndarray:
+        s = np.asarray(self.scorer.score(shard), dtype=np.float32)
+        if s.shape != (len(shard),):
+            raise SelbenchError(f"{self.scorer.name}: {shard.files.parquet}: got {s.shape} "
+                                f"scores for {len(shard)} rows")
+        if not np.isfinite(s).all():
+            row = int(np.argmin(np.isfinite(s)))
+            raise SelbenchError(f"{self.scorer.name}: {shard.files.parquet}: row {row}: "
+                                "non-finite score")
+        return s
+
+
+def _shard_uids(shard) -> np.ndarray:
+    return shard.uids
+
+
+def pool_uids(pool: Pool, executor: Executor | None = None) -> np.ndarray:
+    """Every uid of the pool (``u8,u8``), in pool order (parquet uid column only).
+
+    Read in this process unless ``executor`` is given (it is cheap: no embeddings).
+    """
+    parts = (executor or LocalExecutor()).map_shards(_shard_uids, pool)
+    return np.concatenate(parts) if parts else np.empty(0, dtype="u8,u8")
+
+
+def score_pool(scorer: Scorer, pool: Pool, executor: Executor | None = None,
+               progress: bool | str = False) -> np.ndarray:
+    """``scorer.prepare(pool)``, then its float32 scores for every row, in pool order.
+
+    Shards run through ``executor`` (default: in process); the result does not depend on
+    the executor or its worker count.
+    """
+    scorer.prepare(pool)
+    executor = executor or LocalExecutor()
+    label = f"scoring {scorer.name}" if progress is True else progress
+    parts = executor.map_shards(ScoreTask(scorer), pool, scorer.columns,
+                                scorer.embedding_keys(), progress=label)
+    return np.concatenate(parts).astype(np.float32, copy=False) if parts else np.empty(0, np.float32)
+
+
+def scores_to_mask(scorer: Scorer, scores: np.ndarray, uids: np.ndarray, budget: Budget) -> np.ndarray:
+    """Rows kept by ``budget``: exact top-k (ties by uid ascending), ``>= threshold``, or natural."""
+    target = budget.target(len(scores))
+    if target is not None:
+        return top_k_mask(scores, uids, target)
+    if budget.threshold is not None:
+        return threshold_mask(scores, budget.threshold)
+    return np.asarray(scorer.natural_mask(scores), dtype=bool)
+
+
+def select_mask(strategy: Strategy, pool: Pool, budget: Budget, uids: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """Run ``strategy`` (either shape) under ``budget``; return its checked bool mask.
+
+    Under a count or fraction the mask holds exactly the target; under a threshold or
+    natural budget it must keep at least one row.
+    """
+    n = len(uids)
+    target = check_budget(budget, n)
+    context = strategy.context or make_context(pool)
+    if isinstance(strategy, Scorer):
+        if budget.natural and type(strategy).natural_mask is Scorer.natural_mask:
+            strategy.natural_mask(np.empty(0, np.float32))  # raises: no natural size
+        scores = score_pool(strategy, pool, context.executor, context.progress)
+        mask = scores_to_mask(strategy, scores, uids, budget)
+        _record_scores(context, scores, mask, budget)
+    else:
+        if budget.threshold is not None and not getattr(strategy, "accepts_threshold", False):
+            raise SelbenchError(f"budget.threshold applies to scorers; {strategy.name} is a "
+                                "set selector (use budget.fraction, budget.count or budget=none)")
+        strategy.prepare(pool)
+        mask = strategy.select(pool, budget, rng)
+    return _checked_mask(strategy.name, mask, n, target, budget)
+
+
+def _checked_mask(name: str, mask, n: int, target: int | None, budget: Budget) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != (n,):
+        raise SelbenchError(f"{name} returned a {mask.dtype} mask of shape {mask.shape}; "
+                            f"expected bool ({n},)")
+    kept = int(mask.sum())
+    if target is not None and kept != target:
+        raise SelbenchError(f"{name} selected {kept} rows but the budget asks for exactly {target}")
+    if kept == 0:
+        raise SelbenchError(f"{name} kept no row under budget {budget.describe()}")
+    return mask
+
+
+def _record_scores(context: SelectionContext, scores: np.ndarray, mask: np.ndarray,
+                   budget: Budget) -> None:
+    if not mask.any():
+        return
+    stats = {"min": float(scores.min()), "max": float(scores.max()),
+             "cutoff": float(scores[mask].min())}
+    if budget.fraction is not None:  # DataComp's equivalent global threshold for this fraction
+        stats["datacomp_threshold"] = fraction_threshold(scores, budget.fraction)
+    context.extra.setdefault("score_stats", stats)
+
+
+# ----- the stage -----------------------------------------------------------------------------
+def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budget, seed: int,
+                  out, workers: int = 1, progress: bool | str = True) -> dict:
+    """Select a subset of ``pool_dir`` with ``strategy`` under ``budget``; return the manifest.
+
+    Writes the sorted ``u8,u8`` subset to ``out`` (``.npy``) and the manifest JSON to
+    ``out.with_suffix('.json')``, both atomically (a failed run leaves neither). Returns the
+    existing manifest without recomputing when the same selection (strategy, resolved
+    params, budget, seed, pool fingerprint) already finished and the file's sha256 matches.
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    if out.suffix != ".npy":
+        raise SelbenchError(f"out={out}: the subset file must end in .npy")
+    pool = Pool.open(pool_dir)
+    executor = make_executor(workers)
+    context = make_context(pool, seed, executor, progress)
+    strat = build_strategy(strategy, params, context)
+    n = pool.num_rows
+    if n == 0:
+        raise SelbenchError(f"{pool.root}: the pool has no rows")
+    check_budget(budget, n)
+    identity = _identity(strat, budget, seed, pool)
+    done = finished_manifest(out, identity)
+    if done is not None:
+        return done
+    check_inputs(strat, pool)
+    uids = pool_uids(pool)
+    rng = np.random.Generator(np.random.PCG64(int(seed)))
+    mask = select_mask(strat, pool, budget, uids, rng)
+    manifest = dict(identity, shape=strat.shape, embedding=_arch_used(strat),
+                    embedding_keys=strat.embedding_keys(),
+                    pool=dict(identity["pool"], path=str(pool.root.resolve()), name=pool.name,
+                              rows=n),
+                    selected=int(mask.sum()), extra=jsonable(context.extra),
+                    versions=package_versions())
+    if pool.audit_path is not None:
+        from harness.select.audit import audit_report
+
+        manifest["audit"] = audit_report(pool.audit_path, uids, mask)
+    _write_outputs(out, uids[mask], manifest, start)
+    return json.loads(out.with_suffix(".json").read_text())
+
+
+def _identity(strat: Strategy, budget: Budget, seed: int, pool: Pool) -> dict:
+    return {"strategy": strat.name, "params": params_dict(strat.params),
+            "budget": jsonable(budget.describe()), "seed": int(seed),
+            "pool": {"fingerprint": pool.fingerprint}}
+
+
+def finished_manifest(out: Path, identity: dict) -> dict | None:
+    """The manifest beside ``out`` when it records ``identity`` and ``out``'s sha256 matches."""
+    meta = Path(out).with_suffix(".json")
+    if not (Path(out).is_file() and meta.is_file()):
+        return None
+    try:
+        manifest = json.loads(meta.read_text())
+    except json.JSONDecodeError:
+        return None
+    same = all(manifest.get(k) == v for k, v in identity.items() if k != "pool")
+    same = same and manifest.get("pool", {}).get("fingerprint") == identity["pool"]["fingerprint"]
+    if not same or manifest.get("subset_sha256") != sha256_file(out):
+        return None
+    return manifest
+
+
+def _write_outputs(out: Path, selected: np.ndarray, manifest: dict, start: float) -> None:
+    """Write the subset, then its manifest (the marker of a finished run); all or nothing."""
+    meta_path = out.with_suffix(".json")
+    subset_in_place = False
+    try:
+        with atomic_path(meta_path) as tmp_json:
+            with atomic_path(out, suffix=".npy") as tmp_npy:
+                np.save(tmp_npy, sort_uid_array(selected), allow_pickle=False)
+                manifest["subset"] = out.name
+                manifest["subset_sha256"] = sha256_file(tmp_npy)
+                manifest["wall_time_s"] = round(time.perf_counter() - start, 3)
+                tmp_json.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            subset_in_place = True
+    except BaseException:
+        if subset_in_place:
+            out.unlink(missing_ok=True)
+        raise
+
+
+def _arch_used(strat: Strategy) -> str | None:
+    """The arch a strategy reads its own embeddings with (None when it reads none itself)."""
+    if not (strat.embeddings or hasattr(strat.params, "embedding")):
+        return None
+    try:
+        return strat.arch
+    except SelbenchError:
+        return None
+
+
+def jsonable(obj):
+    """``obj`` with numpy scalars/arrays made plain and non-finite floats written as strings."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, (os.PathLike,)):
+        return str(obj)
+    return obj

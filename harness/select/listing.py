@@ -1,0 +1,29 @@
+"""What ``selbench ls strategies`` shows: every registered strategy with its parameters."""
+from __future__ import annotations
+
+import dataclasses
+
+from harness.select.base import STRATEGIES
+
+
+def strategy_rows() -> list[dict]:
+    """One dict per registered strategy: ``name``, ``shape``, ``params`` {name: default}, ``doc``."""
+    from harness.select.engine import jsonable
+
+    rows = []
+    for name, cls in STRATEGIES.items():
+        params = {}
+        if dataclasses.is_dataclass(getattr(cls, "Params", None)):
+            params = {f.name: _default(f) for f in dataclasses.fields(cls.Params)}
+        rows.append({"name": name, "shape": getattr(cls, "shape", "") or "?",
+                     "params": jsonable(params),
+                     "doc": cls.doc() if hasattr(cls, "doc") else ""})
+    return rows
+
+
+def _default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return "(required)"

@@ -1,0 +1,37 @@
+"""``selbench train pool=DIR subset=FILE.npy scale=tiny out=DIR [seed=0] [...]``."""
+from __future__ import annotations
+
+import json
+
+from harness.config import to_plain
+from harness.errors import SelbenchError
+
+
+def main(cfg, words) -> int:
+    """Train one subset at one scale (see ``conf/train.yaml``); print a summary; return 0."""
+    if words:
+        raise SelbenchError(f"selbench train takes no words, got {' '.join(words)!r}")
+    c = to_plain(cfg)
+    missing = [k for k in ("pool", "subset", "out") if not c.get(k)]
+    if missing:
+        raise SelbenchError(f"selbench train needs {', '.join(f'{k}=...' for k in missing)}")
+    from harness.train.trainer import train
+
+    run_opts = {k: c[k] for k in ("launcher", "nproc_per_node", "device", "threads", "progress")
+                if c.get(k) is not None}
+    scale_opts = scale_overrides(c["scale"])
+    scale_opts.update({k: c[k] for k in ("precision", "workers") if c.get(k) is not None})
+    result = train(c["pool"], c["subset"], c["scale"]["name"], c["out"], seed=int(c["seed"]),
+                   **run_opts, **scale_opts)
+    summary = {k: result.get(k) for k in ("scale", "model", "samples_seen", "seed", "wall_time_s",
+                                          "samples_per_s", "final_loss", "checkpoint")}
+    print(json.dumps({"out": c["out"], **summary}))
+    return 0
+
+
+def scale_overrides(composed: dict) -> dict:
+    """The keys of the composed ``scale`` node that differ from its YAML (``scale.KEY=V``)."""
+    from harness.train.scales import load_scale
+
+    base = load_scale(composed["name"])
+    return {k: v for k, v in composed.items() if base.get(k) != v}

@@ -1,0 +1,61 @@
+"""Shared test helpers: small metadata pools in DataComp's layout, built in a temp dir."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.pool.writer import (shard_stem, write_embeddings, write_metadata,
+                                 write_pool_info)
+
+
+def random_uids(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` distinct 32-hex-character uids drawn from ``rng``."""
+    raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64).astype(np.uint64)
+    uids = [f"{int(a):016x}{int(b):016x}" for a, b in raw]
+    assert len(set(uids)) == n
+    return uids
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to unit L2 norm."""
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def write_pool(root: Path, img: np.ndarray, txt: np.ndarray, texts: list[str] | None = None,
+               uids: list[str] | None = None, shard_size: int | None = None, arch: str = "l14",
+               dtype=np.float16, info: dict | None = None, seed: int = 0) -> Path:
+    """Write a metadata-only pool (parquet + npz per shard, pool.json) from given rows.
+
+    ``img``/``txt`` are (N, d) embeddings (written as given, in ``dtype``); returns ``root``.
+    """
+    n = len(img)
+    rng = np.random.default_rng(seed)
+    uids = uids or random_uids(n, rng)
+    texts = texts or [f"caption number {i}" for i in range(n)]
+    shard_size = shard_size or n
+    root.mkdir(parents=True, exist_ok=True)
+    for s, start in enumerate(range(0, n, shard_size)):
+        sl = slice(start, min(n, start + shard_size))
+        sim = (img[sl].astype(np.float32) * txt[sl].astype(np.float32)).sum(1)
+        frame = pd.DataFrame({"uid": uids[sl], "text": texts[sl],
+                              "original_width": 256, "original_height": 256,
+                              f"clip_{arch}_similarity_score": sim})
+        write_metadata(root / f"{shard_stem(s)}.parquet", frame)
+        write_embeddings(root / f"{shard_stem(s)}.npz", {f"{arch}_img": img[sl], f"{arch}_txt": txt[sl]},
+                         dtype=dtype)
+    write_pool_info(root, {"name": root.name, "embedding": arch, **(info or {})})
+    return root
+
+
+def make_random_pool(root: Path, n: int = 200, dim: int = 16, shard_size: int = 64,
+                     seed: int = 0, arch: str = "l14", dtype=np.float32) -> Path:
+    """A pool of ``n`` random unit embeddings whose image/text pairs are partly aligned."""
+    rng = np.random.default_rng(seed)
+    img = unit_rows(rng.normal(size=(n, dim)))
+    noise = rng.normal(size=(n, dim)) * rng.uniform(0.2, 3.0, size=(n, 1))
+    txt = unit_rows(img + noise)
+    return write_pool(root, img, txt, shard_size=shard_size, arch=arch, dtype=dtype, seed=seed)

@@ -1,0 +1,27 @@
+"""`selbench ls strategies`: every strategy with shape, parameters with defaults, description."""
+import json
+
+from harness.cli import main
+from harness.select.listing import strategy_rows
+
+MINE = {"no_filter": "set", "random": "set", "clip_score": "scorer", "intersect": "set",
+        "union": "set", "then": "set"}
+
+
+def test_rows_describe_each_strategy():
+    rows = {r["name"]: r for r in strategy_rows()}
+    for name, shape in MINE.items():
+        assert rows[name]["shape"] == shape and rows[name]["doc"]
+    assert rows["clip_score"]["params"] == {"embedding": None}
+    assert rows["then"]["params"] == {"a": {}, "b": {}, "a_fraction": 0.3}
+    assert rows["random"]["params"] == {}
+    assert all(set(r) == {"name", "shape", "params", "doc"} for r in rows.values())
+
+
+def test_ls_strategies_json_parses(capsys):
+    assert main(["ls", "strategies", "format=json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert MINE.keys() <= {r["name"] for r in rows}
+    assert main(["ls", "strategies"]) == 0
+    text = capsys.readouterr().out
+    assert "clip_score" in text and "embedding=None" in text

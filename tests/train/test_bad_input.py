@@ -1,0 +1,67 @@
+"""Bad input to ``selbench train``: one line on stderr, exit 2, no final checkpoint."""
+import json
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from harness.pool.subset import write_subset
+from harness.pool.uid import UID_DTYPE
+
+from .conftest import pool_uids, subset_file
+
+
+def _train(pool, subset, out, *extra):
+    return main(["train", f"pool={pool}", f"subset={subset}", f"out={out}", "progress=false", *extra])
+
+
+def _one_line_error(capsys, *needles):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("selbench: error:") and "\n" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_uid_not_in_pool(tmp_path, tar_pool, capsys):
+    sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5] + ["0f" * 16])
+    assert _train(tar_pool, sub, tmp_path / "out") == 2
+    _one_line_error(capsys, "not in pool", "0f0f0f")
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()
+    assert not (tmp_path / "out" / "train.json").exists()
+
+
+def test_empty_subset(tmp_path, tar_pool, capsys):
+    sub = write_subset(tmp_path / "e.npy", np.zeros(0, dtype=UID_DTYPE))
+    assert _train(tar_pool, sub, tmp_path / "out") == 2
+    _one_line_error(capsys, "empty")
+
+
+def test_manifest_of_another_pool(tmp_path, tar_pool, capsys):
+    sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5])
+    sub.with_suffix(".json").write_text(json.dumps({"strategy": "x", "pool_fingerprint": "f" * 64}))
+    assert _train(tar_pool, sub, tmp_path / "out") == 2
+    _one_line_error(capsys, "pool fingerprint ffffffffffff")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_scale(tmp_path, tar_pool, capsys):
+    sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5])
+    assert _train(tar_pool, sub, tmp_path / "out", "scale=smal") == 2
+    _one_line_error(capsys, "scale")
+    from harness.train.trainer import train
+    from harness.errors import SelbenchError
+    with pytest.raises(SelbenchError, match="did you mean small"):
+        train(tar_pool, sub, "smal", tmp_path / "out")
+
+
+def test_unwritable_out(tmp_path, tar_pool, capsys):
+    sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5])
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert _train(tar_pool, sub, blocker / "out") == 2
+    _one_line_error(capsys, "not writable")
+
+
+def test_missing_arguments(capsys):
+    assert main(["train", "pool=x"]) == 2
+    _one_line_error(capsys, "subset=...", "out=...")

@@ -1,0 +1,106 @@
+"""Training end to end with the minimal model: smoke, loss, determinism, skip, resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.train.checkpoints import checkpoint_dir, is_complete
+from harness.train.trainer import train
+
+from .conftest import pool_uids, subset_file
+
+# selbench-minimal (1 layer, width 64); 5 epochs x 8 steps x batch 16 = 640 samples seen
+MINIMAL = dict(model="selbench-minimal", samples_seen=640, global_batch_size=16, warmup=4,
+               lr=5e-3, workers=1, threads=1, progress=False)
+FIELDS = {"scale", "model", "samples_seen", "seed", "subset", "subset_sha256", "selection",
+          "pool_fingerprint", "wall_time_s", "samples_per_s", "final_loss", "checkpoint",
+          "checkpoint_sha256", "versions"}
+
+
+@pytest.fixture(scope="module")
+def subset(tar_pool, tmp_path_factory):
+    """Every sample of the pool, with a manifest naming the pool's fingerprint."""
+    path = subset_file(tmp_path_factory.mktemp("sub") / "all.npy", pool_uids(tar_pool))
+    fp = json.loads((tar_pool / "pool.json").read_text())["fingerprint"]
+    path.with_suffix(".json").write_text(json.dumps(
+        {"strategy": "no_filter", "params": {}, "budget": {"natural": True}, "seed": 0,
+         "pool_fingerprint": fp}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_run(tar_pool, subset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "a"
+    return out, train(tar_pool, subset, "tiny", out, seed=0, **MINIMAL)
+
+
+def _weights(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_smoke_outputs(first_run, subset):
+    out, result = first_run
+    assert FIELDS <= set(result) and json.loads((out / "train.json").read_text()) == result
+    assert result["model"] == "selbench-minimal" and result["samples_seen"] == 640
+    assert result["selection"]["strategy"] == "no_filter" and result["final_loss"] > 0
+    assert result["reshard"]["written"] == 120 and result["samples_per_s"] > 0
+    assert result["checkpoint_sha256"] and is_complete(out / "checkpoint.pt")
+    assert sorted(p.name for p in checkpoint_dir(out).glob("*.pt")) == [f"epoch_{i}.pt" for i in range(1, 6)]
+    import open_clip
+    from harness.models import register_model_configs
+    register_model_configs()
+    model = open_clip.create_model("selbench-minimal", pretrained=str(out / "checkpoint.pt"))
+    assert torch.equal(model.state_dict()["logit_scale"], _weights(out / "checkpoint.pt")["logit_scale"])
+
+
+def test_loss_falls_on_clean_data(first_run):
+    curve = [row[2] for row in first_run[1]["loss_curve"]]
+    assert len(curve) >= 10
+    start, end = sum(curve[:3]) / 3, sum(curve[-3:]) / 3
+    assert end < start - 0.3, (start, end)  # log(16) = 2.77 at chance
+
+
+def test_finished_run_is_skipped(first_run, tar_pool, subset):
+    out, result = first_run
+    segments = (out / "segments.jsonl").read_text()
+    t0 = time.perf_counter()
+    assert train(tar_pool, subset, "tiny", out, seed=0, **MINIMAL) == result
+    assert time.perf_counter() - t0 < 5 and (out / "segments.jsonl").read_text() == segments
+
+
+def test_same_seed_same_weights(first_run, tar_pool, subset, tmp_path):
+    again = train(tar_pool, subset, "tiny", tmp_path / "b", seed=0, **MINIMAL)
+    a, b = _weights(first_run[0] / "checkpoint.pt"), _weights(tmp_path / "b" / "checkpoint.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert again["final_loss"] == first_run[1]["final_loss"]
+
+
+def test_killed_run_resumes(tar_pool, subset, tmp_path):
+    out = tmp_path / "r"
+    args = [sys.executable, "-m", "harness.cli", "train", f"pool={tar_pool}", f"subset={subset}",
+            f"out={out}", "progress=false", "threads=1", "workers=1", "scale.model=selbench-minimal",
+            "scale.samples_seen=640", "scale.global_batch_size=16", "scale.warmup=4"]
+    child = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    first = checkpoint_dir(out) / "epoch_1.pt"
+    deadline = time.time() + 120
+    while not (first.exists() and is_complete(first)) and child.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(child.pid, signal.SIGKILL)  # the CLI and its training child, as a shell's kill would
+    child.wait()
+    time.sleep(1)
+    assert first.exists() and len(list(checkpoint_dir(out).glob("epoch_*.pt"))) < 5
+    assert not (out / "train.json").exists() and not (out / "checkpoint.pt").exists()
+    assert subprocess.run(args, capture_output=True).returncode == 0
+    segments = [json.loads(x) for x in (out / "segments.jsonl").read_text().splitlines()]
+    assert len(segments) == 1 and 1 <= segments[0]["start_epoch"] < 5 and segments[0]["end_epoch"] == 5
+    log = (out / "open_clip" / "out.log").read_text()
+    assert "=> resuming checkpoint" in log
+    result = json.loads((out / "train.json").read_text())
+    assert result["samples_seen"] == 640 and (out / "checkpoint.pt").exists()
