@@ -4,12 +4,14 @@ run resumes where it stopped.
 
 Layout under ``out``::
 
-    runs/<strategy>/<budget>/seed<k>/subset.npy, subset.json, train/, eval/eval_results.jsonl
+    runs/<strategy>[-<params hash>]/budget-<b>/seed<k>/subset.npy, subset.json, train/, eval/eval_results.jsonl
     leaderboard/leaderboard.{csv,md,html}, plots/
     command.txt, config.yaml
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 import sys
 import time
@@ -30,13 +32,19 @@ class RunSpec:
     strategy: str
     budget: str  # "none", a fraction like "0.3", or a count like "5000"
     seed: int
+    params: str = "{}"  # the strategy's parameter overrides, as sorted JSON
 
     @property
     def label(self) -> str:
-        return f"{self.strategy} @ {self.budget} seed {self.seed}"
+        extra = "" if self.params == "{}" else f" {self.params}"
+        return f"{self.strategy}{extra} @ {self.budget} seed {self.seed}"
 
     def directory(self, out: Path) -> Path:
-        return out / "runs" / self.strategy / f"budget-{self.budget}" / f"seed{self.seed}"
+        """``out/runs/<strategy>[-<params hash>]/budget-<b>/seed<k>``: other parameters, other cell."""
+        name = self.strategy
+        if self.params != "{}":
+            name += "-" + hashlib.sha256(self.params.encode()).hexdigest()[:8]
+        return out / "runs" / name / f"budget-{self.budget}" / f"seed{self.seed}"
 
 
 def make_budget(label: str):
@@ -59,9 +67,11 @@ def plan(cfg) -> list[RunSpec]:
     budgets = [str(b) for b in cfg.budgets]
     specs = []
     for name in cfg.strategies:
+        node = (cfg.strategy_params or {}).get(name)
+        params = json.dumps(to_plain(node) if node is not None else {}, sort_keys=True)
         for budget in ([own[name]] if name in own else budgets):
             for seed in cfg.seeds:
-                specs.append(RunSpec(str(name), budget, int(seed)))
+                specs.append(RunSpec(str(name), budget, int(seed), params))
     return specs
 
 
@@ -101,8 +111,7 @@ def run_one(spec: RunSpec, cfg, pool: Path, data_root: Path, out: Path) -> Path:
     from harness.train.trainer import train
 
     cell = spec.directory(out)
-    node = (cfg.strategy_params or {}).get(spec.strategy)
-    params = to_plain(node) if node is not None else {}
+    params = json.loads(spec.params)
     subset = cell / "subset.npy"
     run_selection(pool, spec.strategy, params, make_budget(spec.budget), spec.seed, subset,
                   workers=int(cfg.workers), progress=f"select {spec.strategy}")

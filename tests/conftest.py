@@ -10,3 +10,13 @@ from pool_fixtures import make_random_pool
 def random_pool(tmp_path) -> Path:
     """A 200-row, 4-shard metadata pool with l14 embeddings (fp32)."""
     return make_random_pool(tmp_path / "pool")
+
+
+@pytest.fixture(scope="session")
+def test_pool(tmp_path_factory):
+    """The ``test`` preset pool (seed 0), built once per session with the real teacher."""
+    from harness.synth.build import build_pool
+
+    root = tmp_path_factory.mktemp("synth") / "pool"
+    info = build_pool(root, preset="test", seed=0, progress=False)
+    return root, info
