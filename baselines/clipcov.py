@@ -138,11 +138,11 @@ class ClipCov(SetSelector):
         """``params.class_embeddings``, else ``<pool>/<evalsets>/<imagenet_analog>/classes_<arch>_txt.npy``."""
         if self.params.class_embeddings:
             return Path(self.params.class_embeddings)
-        evalsets, task = pool.info.get("evalsets"), pool.info.get("imagenet_analog")
-        if not evalsets or not task:
+        path = pool.analog_task_file(f"classes_{self.arch}_txt.npy")
+        if path is None:
             raise SelbenchError(f"clipcov: {pool.root}/pool.json names no evalsets/imagenet_analog; "
                                 "pass strategy.class_embeddings=PATH to a C x d .npy")
-        return pool.root / evalsets / task / f"classes_{self.arch}_txt.npy"
+        return path
 
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
         """Mask of exactly ``budget.target`` rows chosen by the ClipCov greedy."""

@@ -343,11 +343,11 @@ class DataCompImage(FilterSelector):
         """``params.target``, else ``<pool>/<evalsets>/<imagenet_analog>/train_<arch>_img.npy``."""
         if self.params.target:
             return Path(self.params.target)
-        evalsets, task = pool.info.get("evalsets"), pool.info.get("imagenet_analog")
-        if not evalsets or not task:
+        path = pool.analog_task_file(f"train_{self.arch}_img.npy")
+        if path is None:
             raise SelbenchError(f"{self.name}: {pool.root}/pool.json names no evalsets/imagenet_analog; "
                                 "pass strategy.target=PATH to an .npy of target image embeddings")
-        return pool.root / evalsets / task / f"train_{self.arch}_img.npy"
+        return path
 
     @staticmethod
     def load_matrix(path: Path, what: str, dim: int | None) -> np.ndarray:

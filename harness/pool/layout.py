@@ -141,6 +141,17 @@ class Pool:
         p = self.root / AUDIT_FILE
         return p if p.exists() else None
 
+    def analog_task_file(self, filename: str) -> Path | None:
+        """``<pool>/<evalsets>/<imagenet_analog>/<filename>`` for an embedded pool, else None.
+
+        The embedded pool's ImageNet-analog task holds the teacher's class-prompt and train
+        image embeddings that ClipCov and DataComp's image filter use by default.
+        """
+        evalsets, task = self.info.get("evalsets"), self.info.get("imagenet_analog")
+        if not evalsets or not task:
+            return None
+        return self.root / evalsets / task / filename
+
     # ----- streaming ------------------------------------------------------------------
     def iter_shards(self, columns: Sequence[str] = (), embeddings: Sequence[str] = (),
                     progress: bool | str = False) -> Iterator[ShardData]:

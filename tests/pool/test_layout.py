@@ -65,3 +65,13 @@ def test_tar_samples(tmp_path):
 def test_missing_pool_dir(tmp_path):
     with pytest.raises(SelbenchError, match="pool directory not found"):
         Pool.open(tmp_path / "nope")
+
+
+def test_analog_task_file(tmp_path):
+    from pool_fixtures import write_pool
+    rng = np.random.default_rng(0)
+    img = unit_rows(rng.normal(size=(4, 4)))
+    bare = Pool.open(write_pool(tmp_path / "bare", img, img))
+    assert bare.analog_task_file("classes_l14_txt.npy") is None
+    root = write_pool(tmp_path / "emb", img, img, info={"evalsets": "evalsets", "imagenet_analog": "objects"})
+    assert Pool.open(root).analog_task_file("x.npy") == root / "evalsets" / "objects" / "x.npy"
