@@ -33,7 +33,7 @@ def test_tiny_scale_is_whole_batches():
     s = load_scale("tiny")
     assert s["model"] == "selbench-tiny" and s["precision"] == "fp32"
     assert samples_seen_exact(s, s["workers"]) == s["samples_seen"] == 12_800
-    assert 5 * steps_per_epoch(s, s["workers"]) == 100
+    assert 5 * steps_per_epoch(s, s["workers"]) == 200
 
 
 def test_unknown_scale_suggests():
