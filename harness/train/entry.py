@@ -12,7 +12,8 @@ unit (``--resume latest`` picks up its checkpoints), and is what ``torchrun``/Sl
 
 This module registers selbench's model configs with open_clip (they must be registered in
 the process that builds the model), fixes the torch thread count, makes the resampled
-data pipeline deterministic by ``--seed`` (``harness.train.seeding``), then calls
+data pipeline deterministic by ``--seed`` (``harness.train.seeding``), on a CPU makes
+open_clip's AdamW use torch's fused kernel (``harness.train.optimizer``), then calls
 ``open_clip_train.main.main`` with the remaining arguments.
 """
 from __future__ import annotations
@@ -45,10 +46,19 @@ def main(argv: list[str] | None = None) -> int:
 
     register_model_configs()
     seeding.install()
+    if _flag(rest, "--device") == "cpu":
+        from harness.train.optimizer import use_fused_adamw
+
+        use_fused_adamw()
     from open_clip_train.main import main as open_clip_main
 
     result = open_clip_main(rest)
     return 1 if result == -1 else 0
+
+
+def _flag(argv: list[str], name: str) -> str | None:
+    """The value following ``name`` in ``argv``, or None when it is absent."""
+    return argv[argv.index(name) + 1] if name in argv and argv.index(name) + 1 < len(argv) else None
 
 
 def resolve_hardware(argv: list[str], gpu_precision: str) -> list[str]:

@@ -1,8 +1,8 @@
 """Materialise a subset as webdataset shards, with DataComp's resharder semantics.
 
-The pool's tars are streamed in shard order (``harness.train.tario``); a sample is kept when its uid (from the
-sample's ``.json``) is in the subset, matched with ``np.searchsorted`` on the sorted
-subset; a uid listed k times is written k times. Output: ``{:08d}.tar`` shards of at most
+The pool's tars are streamed in shard order (``harness.train.tario``); a sample is kept
+when its uid (from the sample's ``.json``) is in the subset (a dict lookup built from the
+sorted subset); a uid listed k times is written k times. Output: ``{:08d}.tar`` shards of at most
 ``max_shard_size`` samples, ``sample_ids.npy`` (uids in output order), ``sizes.json``
 (samples per shard, read by open_clip), ``missing_uids.npy`` and ``meta.json`` (counts).
 Subset uids absent from the pool's metadata are bad input (an error); uids in the
@@ -55,6 +55,12 @@ def _sample_uid(sample: dict) -> tuple[int, int] | None:
         return None
 
 
+def _listed(subset: np.ndarray) -> dict[tuple[int, int], tuple[int, int]]:
+    """Map each uid of the sorted subset to (first index in subset, times listed)."""
+    unique, first, counts = np.unique(subset, return_index=True, return_counts=True)
+    return {(int(u[0]), int(u[1])): (int(i), int(c)) for u, i, c in zip(unique, first, counts)}
+
+
 def _kept(pool: Pool, subset: np.ndarray, emitted: np.ndarray, counters: dict,
           progress) -> Iterator[tuple[dict, tuple[int, int]]]:
     """Yield (sample, uid) for every kept sample, k times when its uid is listed k times."""
@@ -62,7 +68,7 @@ def _kept(pool: Pool, subset: np.ndarray, emitted: np.ndarray, counters: dict,
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=pool.num_rows, desc="reshard", unit="sample", unit_scale=True, leave=False)
-    query = np.zeros(1, dtype=UID_DTYPE)
+    listed = _listed(subset)
     for shard in pool.shards:
         with open(shard.tar, "rb") as f:
             for sample in iter_samples(f):
@@ -72,14 +78,12 @@ def _kept(pool: Pool, subset: np.ndarray, emitted: np.ndarray, counters: dict,
                 if pair is None:
                     counters["unreadable"] += 1
                     continue
-                query[0] = pair
-                lo = int(np.searchsorted(subset, query, "left")[0])
-                hi = int(np.searchsorted(subset, query, "right")[0])
-                if hi == lo or emitted[lo]:
+                lo, times = listed.get(pair, (0, 0))
+                if not times or emitted[lo]:
                     continue  # not listed, or already emitted (a uid twice in the tars)
-                emitted[lo:hi] = True
+                emitted[lo:lo + times] = True
                 body = {k: v for k, v in sample.items() if not k.startswith("__")}
-                for _ in range(hi - lo):
+                for _ in range(times):
                     yield body, pair
     if bar is not None:
         bar.close()

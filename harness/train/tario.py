@@ -13,6 +13,7 @@ from typing import BinaryIO, Iterator
 
 BLOCK = 512
 RECORD = 20 * BLOCK
+ZERO_BLOCK = bytes(BLOCK)
 _KEY = re.compile(r"^((?:.*/|)[^./]+)[.]([^/]*)$")  # webdataset's base_plus_ext
 
 
@@ -38,19 +39,36 @@ def _pax(data: bytes) -> dict:
     return out
 
 
+def _buffer(f: BinaryIO):
+    """The stream's bytes as one buffer: memory-mapped for a regular file, else read."""
+    import mmap
+
+    try:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (AttributeError, OSError, ValueError):  # a pipe, BytesIO, or an empty file
+        return f.read()
+
+
 def iter_members(f: BinaryIO) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(name, data)`` for each regular file of a tar stream, in archive order."""
+    """Yield ``(name, data)`` for each regular file of a tar stream, in archive order.
+
+    The archive is parsed from one buffer (``mmap`` for files on disk: the pages are the
+    OS cache's, so memory stays bounded) rather than with three reads per member.
+    """
+    buf = _buffer(f)
+    end, pos = len(buf), 0
     long_name, pax = None, {}
-    while True:
-        header = f.read(BLOCK)
-        if len(header) < BLOCK or header == bytes(BLOCK):
+    while pos + BLOCK <= end:
+        header = buf[pos:pos + BLOCK]
+        if header == ZERO_BLOCK:
             return
         size, kind = _num(header[124:136]), header[156:157]
         size = int(pax.get("size", size))
-        data = f.read(size)
-        if len(data) < size:
+        start = pos + BLOCK
+        if start + size > end:
             raise ValueError("truncated tar member")
-        f.read(-size % BLOCK)
+        data = buf[start:start + size]
+        pos = start + size + (-size % BLOCK)
         if kind == b"L":
             long_name = _cstr(data)
             continue

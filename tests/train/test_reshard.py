@@ -32,6 +32,14 @@ def test_writer_matches_tarfile_and_reader_matches_webdataset(tmp_path, tar_pool
     assert len(ours) == len(theirs) == 50
     for a, b in zip(ours, theirs):
         assert a["__key__"] == b["__key__"] and all(a[k] == b[k] for k in ("jpg", "txt", "json"))
+    streamed = list(iter_samples(io.BytesIO((tar_pool / "00000001.tar").read_bytes())))
+    assert streamed == ours  # a stream without a file descriptor is read, not mapped
+
+
+def test_reader_refuses_a_truncated_member(tar_pool):
+    data = (tar_pool / "00000001.tar").read_bytes()
+    with pytest.raises(ValueError, match="truncated"):
+        list(iter_samples(io.BytesIO(data[:512 + 100])))
 
 
 def test_duplicates_missing_and_shard_sizes(tmp_path):
