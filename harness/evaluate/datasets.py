@@ -101,6 +101,15 @@ def loader(dataset, batch_size: int, num_workers: int = 0, captions: bool = Fals
     return torch.utils.data.DataLoader(batched, batch_size=None, shuffle=False, num_workers=num_workers)
 
 
+def eval_batches(dataset, task_dir: Path, transform, batch_size: int, num_workers: int = 0,
+                 captions: bool = False):
+    """``loader``'s batches, replayed from memory when this process already made them."""
+    from harness.evaluate import batch_cache
+
+    key = batch_cache.cache_key(task_dir, transform, batch_size, captions)
+    return batch_cache.cached(loader(dataset, batch_size, num_workers, captions), key)
+
+
 def raw_samples(task_dir: Path):
     """Yield the test split's samples as ``{"__key__", ext: bytes}`` dicts, undecoded, in order."""
     import webdataset as wds

@@ -39,6 +39,11 @@ class Context:
         return self.device == "cuda"
 
 
+def _batches(task, ctx: Context, ds, captions: bool = False):
+    return datasets.eval_batches(ds, task.data_dir(ctx.data_root), ctx.transform, ctx.batch_size,
+                                 ctx.num_workers, captions)
+
+
 def zero_shot_logits(task, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """Zero-shot classification logits (N, C) and labels (N,) via clip_benchmark."""
     from clip_benchmark.metrics import zeroshot_classification as zsc
@@ -49,7 +54,7 @@ def zero_shot_logits(task, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     classifier = zsc.zero_shot_classifier(ctx.model, ctx.tokenizer, ds.classes, ds.templates,
                                           ctx.device, amp=ctx.amp)
     logits, target = zsc.run_classification(ctx.model, classifier,
-                                            datasets.loader(ds, ctx.batch_size, ctx.num_workers),
+                                            _batches(task, ctx, ds),
                                             ctx.device, amp=False)
     if len(target) == 0:
         raise SelbenchError(f"{task.data_dir(ctx.data_root)}: empty test split")
@@ -78,7 +83,7 @@ def retrieval(task, ctx: Context) -> dict:
 
     ds = datasets.build(task, ctx.data_root, ctx.transform, retrieval=True)
     ks = [k for k in (1, 5, 10) if task.size is None or k <= task.size]
-    out = zsr.evaluate(ctx.model, datasets.loader(ds, ctx.batch_size, ctx.num_workers, captions=True),
+    out = zsr.evaluate(ctx.model, _batches(task, ctx, ds, captions=True),
                        ctx.tokenizer, ctx.device, amp=ctx.amp, recall_k_list=ks)
     out["mean_recall@1"] = metrics.mean_recall_at_1(out["text_retrieval_recall@1"],
                                                     out["image_retrieval_recall@1"])
