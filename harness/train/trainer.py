@@ -130,11 +130,20 @@ def _run(spec: dict, meta: dict, out: Path, seed: int, device: str, precision: s
     with open(out / "segments.jsonl", "a") as f:
         f.write(json.dumps({"start_epoch": start, "end_epoch": end, "wall_s": round(wall, 3),
                             "samples": (end - start) * steps * int(spec["global_batch_size"]),
-                            "world_size": world, "threads": threads}) + "\n")
+                            "world_size": world, "threads": _runtime(out).get("threads", threads)})
+                + "\n")
     if end < int(spec["epochs"]):
         raise SelbenchError(f"open_clip_train exited after epoch {end} of {spec['epochs']} "
                             f"(see {out / 'train.log'})")
     return wall
+
+
+def _runtime(out: Path) -> dict:
+    """What the training child resolved (device, torch threads), from its ``runtime.json``."""
+    from harness.train.entry import RUNTIME_FILE
+
+    path = out / LOG_NAME / RUNTIME_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _segments(out: Path) -> list[dict]:

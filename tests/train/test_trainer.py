@@ -51,6 +51,9 @@ def test_smoke_outputs(first_run, subset):
     assert result["selection"]["strategy"] == "no_filter" and result["final_loss"] > 0
     assert result["reshard"]["written"] == 120 and result["samples_per_s"] > 0
     assert result["checkpoint_sha256"] and is_complete(out / "checkpoint.pt")
+    runtime = json.loads((out / "open_clip" / "runtime.json").read_text())
+    assert runtime == {"device": "cpu", "threads": 1, "fused_adamw": True}
+    assert [s["threads"] for s in result["segments"]] == [1]
     assert sorted(p.name for p in checkpoint_dir(out).glob("*.pt")) == [f"epoch_{i}.pt" for i in range(1, 6)]
     import open_clip
     from harness.models import register_model_configs
