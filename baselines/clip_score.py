@@ -29,6 +29,8 @@ class ClipScore(Scorer):
     embeddings = ("img", "txt")
 
     def score(self, shard) -> np.ndarray:
-        """Row-wise dot product of ``<arch>_img`` and ``<arch>_txt`` (float32)."""
-        f, g = self.emb(shard, "img"), self.emb(shard, "txt")
-        return np.einsum("ij,ij->i", f, g)
+        """Row-wise dot product of ``<arch>_img`` and ``<arch>_txt`` (float32), in row blocks."""
+        out = np.empty(len(shard.uids), dtype=np.float32)
+        for start, (f, g) in self.emb_blocks(shard, "img", "txt"):
+            out[start:start + len(f)] = np.einsum("ij,ij->i", f, g)
+        return out

@@ -175,18 +175,19 @@ class ClipCov(SetSelector):
         C = None
         labels, easy, lab_sim, uids = [], [], [], []
         for shard in pool.iter_shards((), self.embedding_keys(), progress=progress):
-            f, g = self.emb(shard, "img"), self.emb(shard, "txt")
             if C is None:
-                C = load_class_embeddings(self.class_embeddings_path(pool), f.shape[1])
+                stored = shard.embeddings[f"{self.arch}_img"]
+                C = load_class_embeddings(self.class_embeddings_path(pool), stored.shape[1])
                 sum_f = np.zeros(C.shape, np.float64)
                 sum_g = np.zeros(C.shape, np.float64)
-                dtype = shard.embeddings[f"{self.arch}_img"].dtype
-            lab = np.argmax(f @ C.T, axis=1)
-            labels.append(lab)
-            easy.append(np.maximum((f * g).sum(1), 0.0))
-            lab_sim.append((g * C[lab]).sum(1))
-            np.add.at(sum_f, lab, f)
-            np.add.at(sum_g, lab, g)
+                dtype = stored.dtype
+            for _, (f, g) in self.emb_blocks(shard, "img", "txt"):   # float32, checked finite
+                lab = np.argmax(f @ C.T, axis=1)
+                labels.append(lab)
+                easy.append(np.maximum((f * g).sum(1), 0.0))
+                lab_sim.append((g * C[lab]).sum(1))
+                np.add.at(sum_f, lab, f)
+                np.add.at(sum_g, lab, g)
             uids.append(shard.uids)
         label = np.concatenate(labels).astype(np.int32)
         order = np.argsort(label, kind="stable")  # sorted position -> pool row

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from baselines.s_cliploss import stored_finite
 from harness.errors import SelbenchError
@@ -93,13 +92,15 @@ class NormSim(Scorer):
         if self.targets is None:
             raise SelbenchError("normsim: prepare(pool) must run before score(shard)")
         key = f"{self.arch}_img"
-        f = stored_finite(shard, key)
-        if f.shape[1] != self.targets.shape[1]:
+        dim = shard.embeddings[key].shape[1]
+        if dim != self.targets.shape[1]:
             raise SelbenchError(f"normsim: {self.target_source} has dimension {self.targets.shape[1]} "
-                                f"but {shard.files.npz} {key} has {f.shape[1]}")
-        if self.norm == "2":
-            return normsim_2(f, self.gram)
-        return normsim_inf(f, self.targets)
+                                f"but {shard.files.npz} {key} has {dim}")
+        out = np.empty(len(shard.uids), dtype=np.float32)
+        for start, (f,) in self.emb_blocks(shard, "img"):   # float32 blocks, checked finite
+            out[start:start + len(f)] = (normsim_2(f, self.gram) if self.norm == "2"
+                                         else normsim_inf(f, self.targets))
+        return out
 
 
 def norm_order(p) -> str:
@@ -114,6 +115,8 @@ def norm_order(p) -> str:
 
 def normsim_2(f: np.ndarray, gram: np.ndarray) -> np.ndarray:
     """sqrt(f^T G f) for every row of ``f`` (n, d), with ``gram`` = T^T T (d, d); float32."""
+    import torch
+
     g = torch.from_numpy(np.ascontiguousarray(gram, dtype=np.float32))
     out = np.empty(len(f), dtype=np.float32)
     for i in range(0, len(f), ROW_BLOCK):
@@ -125,6 +128,8 @@ def normsim_2(f: np.ndarray, gram: np.ndarray) -> np.ndarray:
 
 def normsim_inf(f: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """max_j |t_j·f| for every row of ``f`` (n, d) against ``targets`` (M, d); float32."""
+    import torch
+
     t = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
     out = np.empty(len(f), dtype=np.float32)
     for i in range(0, len(f), ROW_BLOCK):
@@ -245,6 +250,8 @@ class NormSimDynamic(SetSelector):
 
     def _first_pass(self, pool):
         """CLIPScores and uids of all rows, and S = sum f f^T over the (sampled) pool."""
+        import torch
+
         clip, uids, gram = [], [], None
         progress = self.context.progress if self.context is not None else False
         for shard in pool.iter_shards((), self.embedding_keys(), progress=progress):
@@ -303,11 +310,15 @@ def dynamic_rounds(feats: np.ndarray, uids: np.ndarray, gram: torch.Tensor, k: i
 
 
 def _rows32(feats: np.ndarray, idx: np.ndarray) -> torch.Tensor:
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(feats[idx], dtype=np.float32))
 
 
 def gram_of(feats: np.ndarray, idx: np.ndarray) -> torch.Tensor:
     """sum_i f_i f_i^T over rows ``idx`` of ``feats``, float64 (d, d)."""
+    import torch
+
     d = feats.shape[1]
     out = torch.zeros(d, d, dtype=torch.float64)
     for i in range(0, len(idx), ROW_BLOCK):
@@ -318,6 +329,8 @@ def gram_of(feats: np.ndarray, idx: np.ndarray) -> torch.Tensor:
 
 def quad_forms(feats: np.ndarray, idx: np.ndarray, s: torch.Tensor) -> np.ndarray:
     """f_i^T S f_i for rows ``idx`` of ``feats``; float64 (len(idx),)."""
+    import torch
+
     s32 = s.float()
     out = np.empty(len(idx), dtype=np.float64)
     for i in range(0, len(idx), ROW_BLOCK):
@@ -328,6 +341,8 @@ def quad_forms(feats: np.ndarray, idx: np.ndarray, s: torch.Tensor) -> np.ndarra
 
 def dropped_overlap(feats: np.ndarray, idx: np.ndarray, dropped: np.ndarray) -> np.ndarray:
     """sum_{j in dropped} (f_i·f_j)^2 for rows ``idx``: the fall of f_i^T S f_i; float64."""
+    import torch
+
     dt = _rows32(feats, dropped)
     out = np.empty(len(idx), dtype=np.float64)
     for i in range(0, len(idx), ROW_BLOCK):

@@ -22,7 +22,6 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from harness.errors import SelbenchError
 from harness.select.base import Scorer, strategy
@@ -77,12 +76,9 @@ def check_params(params) -> None:
 
 def stored_finite(shard, key: str) -> np.ndarray:
     """The shard's ``key`` embeddings in their stored dtype; one-line error on a non-finite row."""
-    arr = np.asarray(shard.embeddings[key])
-    finite = np.isfinite(arr).all(axis=1)
-    if not finite.all():
-        row = int(np.argmin(finite))
-        raise SelbenchError(f"{shard.files.npz}: {key} row {row}: non-finite embedding")
-    return arr
+    from harness.select.embeddings import check_stored_finite
+
+    return check_stored_finite(shard, key)
 
 
 def batching_permutation(seed: int, stem: str, k: int, n: int) -> np.ndarray:
@@ -98,6 +94,8 @@ def shard_scores(f: np.ndarray, g: np.ndarray, tau: float, batch_size: int,
     ``f``, ``g``: (n, d) image/text embeddings (any float dtype); each permutation is cut
     into consecutive batches of ``batch_size`` rows.
     """
+    import torch
+
     n = len(f)
     total = np.zeros(n, dtype=np.float64)
     for perm in perms:
@@ -111,6 +109,8 @@ def shard_scores(f: np.ndarray, g: np.ndarray, tau: float, batch_size: int,
 
 def batch_scores(f: torch.Tensor, g: torch.Tensor, tau: float) -> torch.Tensor:
     """s_i(B) for every row of one batch: ``f``, ``g`` (b, d) float32; returns (b,) float64."""
+    import torch
+
     row_lse, col_lse = batch_lse(f, g, 1.0 / tau)
     diag = (f * g).sum(1, dtype=torch.float64)
     return diag - (tau / 2.0) * (row_lse + col_lse)
@@ -123,6 +123,8 @@ def batch_lse(f: torch.Tensor, g: torch.Tensor, inv_tau: float,
     Row i: logsumexp_j(f_i·g_j·inv_tau); column j: logsumexp_i(f_i·g_j·inv_tau). Never holds
     more than one ``tile_rows x tile_cols`` float32 tile of the logits.
     """
+    import torch
+
     b = f.shape[0]
     fs = f * inv_tau
     row = torch.full((b,), -math.inf, dtype=torch.float64)
@@ -147,6 +149,8 @@ def _tile_lse(tile: torch.Tensor, fi: torch.Tensor, gj: torch.Tensor) -> tuple[t
     sums (E @ 1), and the column sums are exp(r - M) @ E (matrix-vector products). A column whose
     scaled sum is tiny (its values all far below M) is recomputed exactly with its own shift.
     """
+    import torch
+
     r = tile.amax(1)
     tile.sub_(r[:, None]).exp_()
     row_sum = torch.mv(tile, torch.ones(tile.shape[1], dtype=tile.dtype))

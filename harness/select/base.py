@@ -17,7 +17,7 @@ A method is a subclass of ``Scorer`` (one score per row, computed shard by shard
         columns = ()                   # parquet columns this scorer reads
 
         def score(self, shard):
-            f, g = self.emb(shard, "img"), self.emb(shard, "txt")
+            f, g = self.emb(shard, "img"), self.emb(shard, "txt")   # float32, checked finite
             return (f * g).sum(1)
 
 Third-party packages register through the entry-point group ``selbench.strategies``.
@@ -130,12 +130,19 @@ class Strategy:
 
     def emb(self, shard, suffix: str) -> np.ndarray:
         """The shard's ``<arch>_<suffix>`` embeddings as float32, checked finite."""
-        key = f"{self.arch}_{suffix}"
-        arr = np.asarray(shard.embeddings[key], dtype=np.float32)
-        if not np.isfinite(arr).all():
-            row = int(np.argmin(np.isfinite(arr).all(axis=1)))
-            raise SelbenchError(f"{shard.files.npz}: {key} row {row}: non-finite embedding")
-        return arr
+        from harness.select.embeddings import shard_float32
+
+        return shard_float32(shard, f"{self.arch}_{suffix}")
+
+    def emb_blocks(self, shard, *suffixes: str):
+        """Yield ``(first row, [float32 block per suffix])`` over the shard, checked finite.
+
+        Scorers that work row by row should prefer this to ``emb``: a block stays in cache
+        from conversion to score (see ``harness.select.embeddings``).
+        """
+        from harness.select.embeddings import float32_blocks
+
+        return float32_blocks(shard, [f"{self.arch}_{s}" for s in suffixes])
 
     def prepare(self, pool) -> None:
         """Optional one-time set-up before reading shards (load targets, fit k-means).

@@ -1,0 +1,65 @@
+"""float32 row blocks of stored embeddings, checked finite (harness.select.embeddings)."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.errors import SelbenchError
+from harness.select import embeddings as emb
+
+
+@dataclass
+class _Files:
+    npz: Path = Path("pool/00000003.npz")
+
+
+@dataclass
+class _Shard:
+    embeddings: dict
+    files: _Files = field(default_factory=_Files)
+
+
+def _rows(n, d, dtype, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, d)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_blocks_cover_every_row_exactly_once_as_float32(dtype):
+    img, txt = _rows(23, 4, dtype, 1), _rows(23, 4, dtype, 2)
+    shard = _Shard({"a_img": img, "a_txt": txt})
+    seen = []
+    for start, (f, g) in emb.float32_blocks(shard, ["a_img", "a_txt"], rows=5):
+        assert f.dtype == g.dtype == np.float32 and f.flags.c_contiguous
+        np.testing.assert_array_equal(f, img[start:start + len(f)].astype(np.float32))
+        np.testing.assert_array_equal(g, txt[start:start + len(g)].astype(np.float32))
+        seen.append((start, len(f)))
+    assert seen == [(0, 5), (5, 5), (10, 5), (15, 5), (20, 3)]
+    np.testing.assert_array_equal(emb.shard_float32(shard, "a_img"), img.astype(np.float32))
+    assert emb.check_stored_finite(shard, "a_txt") is txt
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_first_non_finite_row_is_named_with_its_shard_row(bad, dtype):
+    img = _rows(20, 4, dtype)
+    img[13, 2] = bad
+    img[17, 0] = bad
+    shard = _Shard({"a_img": img})
+    for call in (lambda: list(emb.float32_blocks(shard, ["a_img"], rows=6)),
+                 lambda: emb.shard_float32(shard, "a_img"),
+                 lambda: emb.check_stored_finite(shard, "a_img")):
+        with pytest.raises(SelbenchError, match=r"00000003\.npz: a_img row 13: non-finite embedding"):
+            call()
+
+
+def test_opposite_infinities_in_one_row_are_caught():
+    block = np.zeros((3, 4), np.float32)
+    block[1, 0], block[1, 1] = np.inf, -np.inf      # the row sum is NaN, not inf
+    with pytest.raises(SelbenchError, match="row 1"):
+        emb.check_finite(block, "x")
+
+
+def test_large_finite_rows_whose_sum_overflows_pass():
+    block = np.full((2, 4), 3e38, np.float32)        # row sums overflow to inf; values are finite
+    emb.check_finite(block, "x")
