@@ -181,6 +181,7 @@ class ClipCov(SetSelector):
                 sum_f = np.zeros(C.shape, np.float64)
                 sum_g = np.zeros(C.shape, np.float64)
                 dtype = stored.dtype
+                del stored
             for _, (f, g) in self.emb_blocks(shard, "img", "txt"):   # float32, checked finite
                 lab = np.argmax(f @ C.T, axis=1)
                 labels.append(lab)
@@ -189,6 +190,7 @@ class ClipCov(SetSelector):
                 np.add.at(sum_f, lab, f)
                 np.add.at(sum_g, lab, g)
             uids.append(shard.uids)
+            del shard  # one shard in memory: dropped before the next is read (f, g: blocks)
         label = np.concatenate(labels).astype(np.int32)
         order = np.argsort(label, kind="stable")  # sorted position -> pool row
         sizes = np.bincount(label, minlength=len(C))
@@ -211,6 +213,7 @@ class ClipCov(SetSelector):
             sl = slice(shard.offset, shard.offset + len(shard))
             store.write(position[sl], shard.embeddings[f"{self.arch}_img"],
                         shard.embeddings[f"{self.arch}_txt"])
+            del shard
         store.mm.flush()
         return store
 

@@ -268,6 +268,7 @@ class NormSimDynamic(SetSelector):
                 xs = x[torch.from_numpy(sampled[i:i + ROW_BLOCK])]
                 part = (xs.T @ xs).double()
                 gram = part if gram is None else gram + part
+            del shard, f, g  # one shard in memory: dropped before the next is read
         return np.concatenate(clip), np.concatenate(uids), gram
 
     def _gather(self, pool, rows: np.ndarray) -> np.ndarray:

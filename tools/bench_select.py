@@ -265,6 +265,8 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--dir", type=Path, default=None, help="where to write the pool (temp dir)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--pool", type=Path, default=None,
+                    help="reuse a pool this script wrote before (with --keep) instead of writing one")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -306,11 +308,16 @@ def run_bench(args, base: Path, rng) -> int:
 
     vocab = make_vocab(max(30_000, args.entries + 5000), rng)
     t = time.perf_counter()
-    pool = base / "pool"
-    write_bench_pool(pool, args.rows, args.shard_rows, args.dim, vocab)
+    pool = args.pool or base / "pool"
+    if args.pool is None:
+        write_bench_pool(pool, args.rows, args.shard_rows, args.dim, vocab)
+    else:
+        from harness.pool.layout import Pool
+
+        args.rows = Pool.open(pool).num_rows
     print(f"# pool: {args.rows} rows, {args.dim}-d fp16, {args.shard_rows}-row shards, "
-          f"written in {time.perf_counter() - t:.1f} s under {pool}; {args.threads} torch threads",
-          file=sys.stderr)
+          f"{'reused' if args.pool else 'written'} in {time.perf_counter() - t:.1f} s under {pool}; "
+          f"{args.threads} torch threads", file=sys.stderr)
     io_floor(pool, [f"{ARCH}_img", f"{ARCH}_txt"])  # warm the page cache once
     floor_all = io_floor(pool, [f"{ARCH}_img", f"{ARCH}_txt"])
     floor_img = io_floor(pool, [f"{ARCH}_img"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -19,6 +20,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
+from harness.pool.npz import NpzKeyError, read_npz
 from harness.pool.uid import uids_to_array
 
 POOL_INFO = "pool.json"
@@ -168,6 +170,7 @@ class Pool:
             if bar is not None:
                 bar.update(len(data))
             yield data
+            del data  # not held while the next shard is read
         if bar is not None:
             bar.close()
 
@@ -197,16 +200,20 @@ def read_shard(shard: ShardFiles, columns: Sequence[str] = (), embeddings: Seque
     if embeddings:
         if not shard.npz.exists():
             raise SelbenchError(f"{shard.npz}: embeddings file missing")
-        with np.load(shard.npz, allow_pickle=False) as f:
-            for key in embeddings:
-                if key not in f.files:
-                    raise SelbenchError(f"{shard.npz}: embedding key {key!r} missing "
-                                        f"(has {', '.join(sorted(f.files))})")
-                arr = f[key]
-                if arr.shape[0] != len(uids):
-                    raise SelbenchError(f"{shard.npz}: {key} has {arr.shape[0]} rows, "
-                                        f"{shard.parquet.name} has {len(uids)}")
-                data.embeddings[key] = arr
+        try:
+            arrays = read_npz(shard.npz, list(embeddings))
+        except NpzKeyError as exc:
+            raise SelbenchError(f"{shard.npz}: embedding key {exc.key!r} missing "
+                                f"(has {', '.join(exc.available)})") from exc
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise SelbenchError(f"{shard.npz}: unreadable embeddings ({exc})") from exc
+        for key, arr in arrays.items():
+            if arr.ndim != 2:
+                raise SelbenchError(f"{shard.npz}: {key} has shape {arr.shape}, expected (rows, dim)")
+            if arr.shape[0] != len(uids):
+                raise SelbenchError(f"{shard.npz}: {key} has {arr.shape[0]} rows, "
+                                    f"{shard.parquet.name} has {len(uids)}")
+            data.embeddings[key] = arr
     return data
 
 

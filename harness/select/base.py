@@ -244,6 +244,7 @@ def score_all(scorer: Scorer, pool, progress: bool | str = False) -> np.ndarray:
     out = np.empty(pool.num_rows, dtype=np.float32)
     for shard in pool.iter_shards(scorer.columns, scorer.embedding_keys(), progress=progress):
         s = np.asarray(scorer.score(shard), dtype=np.float32)
+        shard.embeddings.clear()  # the scorer is done with them: not held while the next is read
         if s.shape != (len(shard),):
             raise SelbenchError(f"{scorer.name}: {shard.files.parquet}: got {s.shape} scores "
                                 f"for {len(shard)} rows")

@@ -59,8 +59,11 @@ class LocalExecutor(Executor):
 
     def map_shards(self, fn, pool, columns=(), embedding_keys=(), progress=False):
         """See ``Executor.map_shards``."""
-        return [np.asarray(fn(shard)) for shard in
-                pool.iter_shards(columns, embedding_keys, progress=progress)]
+        results = []
+        for shard in pool.iter_shards(columns, embedding_keys, progress=progress):
+            results.append(np.asarray(fn(shard)))
+            del shard  # one shard in memory: dropped before the next is read
+        return results
 
 
 class ProcessExecutor(Executor):
