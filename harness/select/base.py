@@ -232,24 +232,3 @@ def fraction_threshold(scores: np.ndarray, fraction: float) -> float:
     s = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
     idx = int(len(s) * fraction)
     return float(s[min(idx, len(s) - 1)])
-
-
-def score_all(scorer: Scorer, pool, progress: bool | str = False) -> np.ndarray:
-    """Run ``scorer`` over every shard of ``pool`` (serially); return float32 scores in pool order.
-
-    Calls ``scorer.prepare(pool)`` first. Raises ``SelbenchError`` naming the shard when a
-    score is not finite or the count does not match the shard's rows.
-    """
-    scorer.prepare(pool)
-    out = np.empty(pool.num_rows, dtype=np.float32)
-    for shard in pool.iter_shards(scorer.columns, scorer.embedding_keys(), progress=progress):
-        s = np.asarray(scorer.score(shard), dtype=np.float32)
-        shard.embeddings.clear()  # the scorer is done with them: not held while the next is read
-        if s.shape != (len(shard),):
-            raise SelbenchError(f"{scorer.name}: {shard.files.parquet}: got {s.shape} scores "
-                                f"for {len(shard)} rows")
-        if not np.isfinite(s).all():
-            row = int(np.argmin(np.isfinite(s)))
-            raise SelbenchError(f"{scorer.name}: {shard.files.parquet}: row {row}: non-finite score")
-        out[shard.offset:shard.offset + len(shard)] = s
-    return out

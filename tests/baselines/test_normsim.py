@@ -8,8 +8,8 @@ from pool_fixtures import random_uids, unit_rows, write_pool
 from harness.errors import SelbenchError
 from harness.pool.layout import Pool
 from harness.pool.subset import read_subset
-from harness.select.base import Budget, score_all
-from harness.select.engine import build_strategy, make_context, run_selection
+from harness.select.base import Budget
+from harness.select.engine import build_strategy, make_context, run_selection, score_pool
 from baselines.normsim import NormSim, NormSimDynamic, suite_task_dirs
 
 # 4 pool images and 3 targets (the first stored unnormalised: it is normalised on load)
@@ -33,7 +33,7 @@ def target_file(tmp_path):
 
 def scores(pool_dir, **params):
     p = Pool.open(pool_dir)
-    return score_all(build_strategy("normsim", params, make_context(p)), p)
+    return score_pool(build_strategy("normsim", params, make_context(p)), p)
 
 
 @pytest.mark.parametrize("p, expect", [("inf", INF), ("2", TWO), (2, TWO), (float("inf"), INF)])

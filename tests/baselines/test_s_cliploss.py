@@ -9,8 +9,8 @@ from pool_fixtures import make_random_pool, unit_rows, write_pool
 from harness.errors import SelbenchError
 from harness.pool.layout import Pool
 from harness.pool.subset import read_subset
-from harness.select.base import Budget, score_all
-from harness.select.engine import build_strategy, make_context, pool_uids, run_selection
+from harness.select.base import Budget
+from harness.select.engine import build_strategy, make_context, pool_uids, run_selection, score_pool
 from baselines.s_cliploss import batch_lse, batching_permutation, shard_scores
 
 # 3 hand-made rows (2-d unit vectors): f_i·g_j below, tau = 0.5
@@ -50,11 +50,11 @@ def scorer_for(pool_dir, seed=0, **params):
 def test_one_batch_matches_hand_computation(tmp_path):
     root = write_pool(tmp_path / "pool", F3, G3, dtype=np.float32)
     scorer, pool = scorer_for(root, batch_size=8, num_batchings=1, temperature=0.5)
-    got = score_all(scorer, pool)
+    got = score_pool(scorer, pool)
     assert got == pytest.approx(hand_scores(0.5), abs=1e-6)
     # batch >= rows: the permutation does not matter, so K batchings average to the same
     scorer, pool = scorer_for(root, batch_size=3, num_batchings=4, temperature=0.5)
-    assert score_all(scorer, pool) == pytest.approx(hand_scores(0.5), abs=1e-6)
+    assert score_pool(scorer, pool) == pytest.approx(hand_scores(0.5), abs=1e-6)
 
 
 def test_batches_within_shards_follow_the_seeded_permutations(tmp_path):
@@ -63,7 +63,7 @@ def test_batches_within_shards_follow_the_seeded_permutations(tmp_path):
     txt = unit_rows(img + rng.normal(size=(10, 4)))
     root = write_pool(tmp_path / "pool", img, txt, shard_size=6, dtype=np.float32)
     scorer, pool = scorer_for(root, seed=7, batch_size=4, num_batchings=3, temperature=0.1)
-    got = score_all(scorer, pool)
+    got = score_pool(scorer, pool)
     expect = np.zeros(10)
     for stem, lo, hi in (("00000000", 0, 6), ("00000001", 6, 10)):
         for k in range(3):
@@ -74,7 +74,7 @@ def test_batches_within_shards_follow_the_seeded_permutations(tmp_path):
     assert got == pytest.approx(expect, abs=1e-6)
     # another seed gives other batchings, hence other scores
     other, pool = scorer_for(root, seed=8, batch_size=4, num_batchings=3, temperature=0.1)
-    assert not np.allclose(score_all(other, pool), got, atol=1e-4)
+    assert not np.allclose(score_pool(other, pool), got, atol=1e-4)
 
 
 def test_permutations_are_deterministic_and_differ_by_k_and_stem():
@@ -111,7 +111,7 @@ def test_engine_top_k_and_determinism(tmp_path):
     assert m["selected"] == 30 and m["params"]["num_batchings"] == 2
     assert (tmp_path / "a.npy").read_bytes() == (tmp_path / "b.npy").read_bytes()
     scorer, pool = scorer_for(root, seed=1, **params)
-    scores = score_all(scorer, pool)
+    scores = score_pool(scorer, pool)
     uids = pool_uids(pool)
     chosen = set(read_subset(tmp_path / "a.npy").tolist())
     top = set(uids[np.argsort(-scores, kind="stable")[:30]].tolist())

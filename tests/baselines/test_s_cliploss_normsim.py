@@ -6,8 +6,8 @@ from pool_fixtures import make_random_pool, unit_rows
 from harness.errors import SelbenchError
 from harness.pool.layout import Pool
 from harness.pool.subset import read_subset
-from harness.select.base import Budget, score_all, top_k_mask
-from harness.select.engine import build_strategy, make_context, pool_uids, run_selection
+from harness.select.base import Budget, top_k_mask
+from harness.select.engine import build_strategy, make_context, pool_uids, run_selection, score_pool
 
 PARAMS = {"batch_size": 32, "num_batchings": 2, "p": "inf"}
 
@@ -29,8 +29,8 @@ def test_keeps_budget_rows_inside_the_s_cliploss_top_30(setup, tmp_path):
     pool = Pool.open(root)
     uids = pool_uids(pool)
     scl = build_strategy("s_cliploss", {"batch_size": 32, "num_batchings": 2}, make_context(pool, seed=4))
-    first = top_k_mask(score_all(scl, pool), uids, 45)
-    ns = score_all(build_strategy("normsim", {"p": "inf", "target": target}, make_context(pool)), pool)
+    first = top_k_mask(score_pool(scl, pool), uids, 45)
+    ns = score_pool(build_strategy("normsim", {"p": "inf", "target": target}, make_context(pool)), pool)
     idx = np.flatnonzero(first)
     want = np.zeros(len(uids), bool)
     want[idx[top_k_mask(ns[idx], uids[idx], 20)]] = True
