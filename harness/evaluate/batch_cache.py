@@ -10,7 +10,7 @@ real-scale split such as ImageNet's is streamed every time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 CAP_BYTES = 512 * 2**20   # all cached splits together
 
@@ -30,14 +30,14 @@ def cache_key(task_dir: Path, transform, batch_size: int, captions: bool) -> tup
 
 
 class _Recorder:
-    """Iterate ``loader``, keeping its batches; store them when a pass completes under the cap."""
+    """Iterate ``make_loader()``, keeping its batches; store them when a pass completes under the cap."""
 
-    def __init__(self, loader: Iterable, key: tuple):
-        self.loader, self.key = loader, key
+    def __init__(self, make_loader: Callable[[], Iterable], key: tuple):
+        self.make_loader, self.key = make_loader, key
 
     def __iter__(self) -> Iterator:
         kept, size = [], sum(_nbytes(b) for batches in _CACHE.values() for b in batches)
-        for batch in self.loader:
+        for batch in self.make_loader():
             if kept is not None:
                 size += _nbytes(batch)
                 if size <= CAP_BYTES:
@@ -49,11 +49,12 @@ class _Recorder:
             _CACHE[self.key] = kept
 
 
-def cached(loader: Iterable, key: tuple) -> Iterable:
-    """The recorded batches of ``key`` if a full pass was kept, else ``loader`` (recording)."""
+def cached(make_loader: Callable[[], Iterable], key: tuple) -> Iterable:
+    """The recorded batches of ``key`` if a full pass was kept, else ``make_loader()``'s batches
+    (recording them); the loader is only built on a miss."""
     if key in _CACHE:
         return list(_CACHE[key])
-    return _Recorder(loader, key)
+    return _Recorder(make_loader, key)
 
 
 def clear() -> None:

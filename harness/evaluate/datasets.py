@@ -107,7 +107,7 @@ def eval_batches(dataset, task_dir: Path, transform, batch_size: int, num_worker
     from harness.evaluate import batch_cache
 
     key = batch_cache.cache_key(task_dir, transform, batch_size, captions)
-    return batch_cache.cached(loader(dataset, batch_size, num_workers, captions), key)
+    return batch_cache.cached(lambda: loader(dataset, batch_size, num_workers, captions), key)
 
 
 def raw_samples(task_dir: Path):

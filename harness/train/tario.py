@@ -56,6 +56,14 @@ def iter_members(f: BinaryIO) -> Iterator[tuple[str, bytes]]:
     OS cache's, so memory stays bounded) rather than with three reads per member.
     """
     buf = _buffer(f)
+    try:
+        yield from _members(buf)
+    finally:
+        if not isinstance(buf, bytes):
+            buf.close()  # the mmap: unmapped when the caller stops, not when collected
+
+
+def _members(buf) -> Iterator[tuple[str, bytes]]:
     end, pos = len(buf), 0
     long_name, pax = None, {}
     while pos + BLOCK <= end:

@@ -10,9 +10,8 @@ from evaluate_helpers import (_one_torch_thread, minimal_checkpoint, save_minima
                               tiny_evalsets)
 
 
-class _Unreadable:
-    def __iter__(self):
-        pytest.fail("the split was read again instead of replayed")
+def _no_loader(*args, **kwargs):
+    pytest.fail("a loader was built again instead of replaying the split")
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +26,7 @@ def test_second_evaluation_replays_the_same_batches(tmp_path, tiny_evalsets, min
     tasks = ["count", "retrieval"]
     first = evaluate(minimal_checkpoint, "tiny", tiny_evalsets, tmp_path / "a", tasks=tasks, batch_size=5)
     assert len(batch_cache._CACHE) == 2
-    monkeypatch.setattr(datasets, "loader", lambda *a, **k: _Unreadable())
+    monkeypatch.setattr(datasets, "loader", _no_loader)
     again = evaluate(minimal_checkpoint, "tiny", tiny_evalsets, tmp_path / "b", tasks=tasks, batch_size=5)
     assert [ln["metrics"] for ln in again] == [ln["metrics"] for ln in first]
 
@@ -51,11 +50,11 @@ def test_partial_passes_and_splits_over_the_cap_are_not_kept(monkeypatch):
     import torch
 
     batches = [torch.zeros(4, 8) for _ in range(3)]          # 128 bytes each
-    it = iter(batch_cache.cached(batches, ("partial",)))
+    it = iter(batch_cache.cached(lambda: batches, ("partial",)))
     next(it)
     assert ("partial",) not in batch_cache._CACHE          # stopped early: nothing kept
-    assert list(batch_cache.cached(batches, ("full",))) == batches
-    assert batch_cache.cached(batches, ("full",)) == batches  # replayed as a list
+    assert list(batch_cache.cached(lambda: batches, ("full",))) == batches
+    assert batch_cache.cached(_no_loader, ("full",)) == batches  # replayed, no loader built
     monkeypatch.setattr(batch_cache, "CAP_BYTES", 128 * 3 + 100)
-    assert list(batch_cache.cached(batches, ("big",))) == batches
+    assert list(batch_cache.cached(lambda: batches, ("big",))) == batches
     assert ("big",) not in batch_cache._CACHE              # with "full" it exceeds the cap
