@@ -136,13 +136,8 @@ class ClipCov(SetSelector):
 
     def class_embeddings_path(self, pool) -> Path:
         """``params.class_embeddings``, else ``<pool>/<evalsets>/<imagenet_analog>/classes_<arch>_txt.npy``."""
-        if self.params.class_embeddings:
-            return Path(self.params.class_embeddings)
-        path = pool.analog_task_file(f"classes_{self.arch}_txt.npy")
-        if path is None:
-            raise SelbenchError(f"clipcov: {pool.root}/pool.json names no evalsets/imagenet_analog; "
-                                "pass strategy.class_embeddings=PATH to a C x d .npy")
-        return path
+        return self.analog_file(pool, self.params.class_embeddings, f"classes_{self.arch}_txt.npy",
+                                "class_embeddings", "a C x d .npy")
 
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
         """Mask of exactly ``budget.target`` rows chosen by the ClipCov greedy."""

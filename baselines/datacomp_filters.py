@@ -341,13 +341,8 @@ class DataCompImage(FilterSelector):
 
     def target_path(self, pool) -> Path:
         """``params.target``, else ``<pool>/<evalsets>/<imagenet_analog>/train_<arch>_img.npy``."""
-        if self.params.target:
-            return Path(self.params.target)
-        path = pool.analog_task_file(f"train_{self.arch}_img.npy")
-        if path is None:
-            raise SelbenchError(f"{self.name}: {pool.root}/pool.json names no evalsets/imagenet_analog; "
-                                "pass strategy.target=PATH to an .npy of target image embeddings")
-        return path
+        return self.analog_file(pool, self.params.target, f"train_{self.arch}_img.npy",
+                                "target", "an .npy of target image embeddings")
 
     @staticmethod
     def load_matrix(path: Path, what: str, dim: int | None) -> np.ndarray:

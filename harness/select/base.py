@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -143,6 +144,20 @@ class Strategy:
         from harness.select.embeddings import float32_blocks
 
         return float32_blocks(shard, [f"{self.arch}_{s}" for s in suffixes])
+
+    def analog_file(self, pool, override, filename: str, param: str, what: str) -> Path:
+        """``override`` as a path, else ``filename`` in the pool's ImageNet-analog task folder.
+
+        Raises a one-line error naming ``strategy.<param>`` (a path to ``what``) when the
+        pool's ``pool.json`` names no analog task and no override is given.
+        """
+        if override:
+            return Path(override)
+        path = pool.analog_task_file(filename)
+        if path is None:
+            raise SelbenchError(f"{self.name}: {pool.root}/pool.json names no evalsets/imagenet_analog; "
+                                f"pass strategy.{param}=PATH to {what}")
+        return path
 
     def prepare(self, pool) -> None:
         """Optional one-time set-up before reading shards (load targets, fit k-means).
