@@ -1,6 +1,6 @@
 """Read arrays from an ``.npz`` without copying them: uncompressed members are memory-mapped.
 
-DataComp's embedding files are written by ``np.savez`` (members stored, not deflated).
+``np.savez`` (selbench's writer) stores members without compression.
 ``np.load(...)[key]`` reads such a member through ``zipfile`` into a fresh array, checking
 its CRC: for a 100k x 768 fp16 key that is a 154 MB copy per key and per shard, which the
 scorers then convert to float32 anyway. Here a stored member is mapped from the file at
