@@ -11,7 +11,7 @@ blocked products with the targets. Image embeddings only, for samples and target
 ``strategy.target`` is a path to an ``.npy`` of target image embeddings (M x d; rows are
 L2-normalised on load), or the name of an evaluation suite: the train splits of its tasks,
 embedded with the pool's teacher, i.e. ``<pool>/<evalsets>/<task dir>/train_<arch>_img.npy``
-for every task of ``conf/tasks/<suite>.yaml`` (never a test split). Without a target, the
+for every task of ``harness/conf/tasks/<suite>.yaml`` (never a test split). Without a target, the
 suite named in the pool's ``pool.json`` is used.
 
 ``strategy.dynamic=true`` is NormSim_2-D (no target data), a set selector (class
@@ -193,7 +193,7 @@ def suite_targets(pool, suite: str, arch: str) -> np.ndarray:
 
 
 def suite_task_dirs(suite: str) -> list[str]:
-    """Task directories of evaluation suite ``suite`` (from ``conf/tasks/<suite>.yaml``)."""
+    """Task directories of evaluation suite ``suite`` (from ``harness/conf/tasks/<suite>.yaml``)."""
     from harness.config import CONF_DIR
 
     path = CONF_DIR / "tasks" / f"{suite}.yaml"

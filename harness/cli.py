@@ -2,7 +2,7 @@
 
 Each command is a function ``main(cfg, args) -> int`` in the module that owns its stage,
 named here once, lazily, so that ``selbench --help`` imports nothing heavy. ``cfg`` is
-``conf/<config>.yaml`` composed with the overrides; ``args`` are the leading words.
+``harness/conf/<config>.yaml`` composed with the overrides; ``args`` are the leading words.
 """
 from __future__ import annotations
 

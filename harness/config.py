@@ -1,6 +1,6 @@
-"""Configuration: Hydra's compose API over the YAML under ``conf/``.
+"""Configuration: Hydra's compose API over the YAML under ``harness/conf/``.
 
-Every command composes ``conf/<command>.yaml`` with the user's ``key=value`` overrides.
+Every command composes ``harness/conf/<command>.yaml`` with the user's ``key=value`` overrides.
 Two conveniences are applied before Hydra sees the overrides:
 
 - ``strategy=NAME`` means ``strategy.name=NAME`` and ``strategy.PARAM=V`` may add keys
@@ -16,14 +16,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.errors import SelbenchError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
 def conf_dir() -> Path:
     """The directory that holds selbench's YAML configuration."""
     if not CONF_DIR.is_dir():
         raise SelbenchError(f"configuration directory {CONF_DIR} not found "
-                            "(install selbench with `pip install -e .` from its checkout)")
+                            "(a broken selbench installation: reinstall it)")
     return CONF_DIR
 
 
@@ -47,7 +47,7 @@ def rewrite_overrides(overrides: Sequence[str]) -> list[str]:
 
 
 def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose ``conf/<config_name>.yaml`` with ``overrides``; errors become one line."""
+    """Compose ``harness/conf/<config_name>.yaml`` with ``overrides``; errors become one line."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException

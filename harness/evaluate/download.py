@@ -1,7 +1,7 @@
 """``selbench download-evalsets data_root=DIR [only=[...]]``: fetch DataComp's evaluation sets.
 
 Optional and networked; nothing else in selbench downloads. Sources are the ``hub`` fields
-of conf/tasks/datacomp38.yaml, as DataComp's download_evalsets.py / eval code use them:
+of harness/conf/tasks/datacomp38.yaml, as DataComp's download_evalsets.py / eval code use them:
 
 - ``hub_format: wds``: a Hugging Face dataset repository already in clip_benchmark's
   webdataset layout (``djghosh/wds_<task>_test``), copied with ``huggingface_hub``'s

@@ -1,4 +1,4 @@
-"""How each kind of task is scored: one function per ``evaluator`` name of conf/tasks/*.yaml.
+"""How each kind of task is scored: one function per ``evaluator`` name of harness/conf/tasks/*.yaml.
 
 Every evaluator takes ``(task, ctx)`` (``ctx``: model, tokenizer, transform, data_root,
 device, batch_size, num_workers) and returns the task's metrics dict. Zero-shot

@@ -1,4 +1,4 @@
-"""Evaluation suites as data: ``conf/tasks/<suite>.yaml`` read into ``Task`` records."""
+"""Evaluation suites as data: ``harness/conf/tasks/<suite>.yaml`` read into ``Task`` records."""
 from __future__ import annotations
 
 import difflib
@@ -41,7 +41,7 @@ class Task:
 
 
 def suite_names() -> list[str]:
-    """Names of the suites under ``conf/tasks``."""
+    """Names of the suites under ``harness/conf/tasks``."""
     from harness.config import conf_dir
 
     return sorted(p.stem for p in (conf_dir() / "tasks").glob("*.yaml"))
@@ -61,7 +61,7 @@ def suite_path(name: str) -> Path:
 
 
 def load_suite(name: str) -> list[Task]:
-    """Read suite ``name`` (``conf/tasks/<name>.yaml``) into its list of ``Task`` records."""
+    """Read suite ``name`` (``harness/conf/tasks/<name>.yaml``) into its list of ``Task`` records."""
     from omegaconf import OmegaConf
 
     path = suite_path(name)

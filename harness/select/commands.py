@@ -10,7 +10,7 @@ USAGE = ("usage: selbench select pool=DIR strategy=NAME budget.fraction=F|budget
 
 
 def main(cfg, words) -> int:
-    """Run ``run_selection`` from ``conf/select.yaml`` + overrides; print a summary; return 0."""
+    """Run ``run_selection`` from ``harness/conf/select.yaml`` + overrides; print a summary; return 0."""
     from harness.config import to_plain
     from harness.select.budget import budget_from_mapping
     from harness.select.engine import run_selection

@@ -5,5 +5,5 @@ Modules: ``vocab`` (concepts and attributes), ``shapes``/``scenes``/``real``/``t
 ``corrupt`` (drawing), ``captions``, ``longtail``, ``plan`` (what each sample is),
 ``samples`` (drawing a plan in chunks), ``pool_files`` (shards and audit), ``evalsets``,
 ``zeroshot`` (teacher scores), ``metaclip`` (metadata entries), ``hashes``, ``presets``
-(``conf/synth/*.yaml``), ``teacher`` (the tiny open_clip teacher).
+(``harness/conf/synth/*.yaml``), ``teacher`` (the tiny open_clip teacher).
 """

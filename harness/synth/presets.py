@@ -1,4 +1,4 @@
-"""Presets of the embedded benchmark: YAML under ``conf/synth/<name>.yaml``, read with omegaconf."""
+"""Presets of the embedded benchmark: YAML under ``harness/conf/synth/<name>.yaml``, read with omegaconf."""
 from __future__ import annotations
 
 from omegaconf import OmegaConf
@@ -13,7 +13,7 @@ DOMAINS = ("object", "digit", "text")
 
 
 def preset_names() -> list[str]:
-    """Names of the available presets (``conf/synth/*.yaml``)."""
+    """Names of the available presets (``harness/conf/synth/*.yaml``)."""
     return sorted(p.stem for p in (conf_dir() / "synth").glob("*.yaml"))
 
 

@@ -1,2 +1,2 @@
-"""Fixed-compute training: scales (``conf/scale``), resharding a subset into webdataset
+"""Fixed-compute training: scales (``harness/conf/scale``), resharding a subset into webdataset
 shards, and open_clip's own trainer run in a child process (``harness.train.trainer``)."""

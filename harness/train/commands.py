@@ -8,7 +8,7 @@ from harness.errors import SelbenchError
 
 
 def main(cfg, words) -> int:
-    """Train one subset at one scale (see ``conf/train.yaml``); print a summary; return 0."""
+    """Train one subset at one scale (see ``harness/conf/train.yaml``); print a summary; return 0."""
     if words:
         raise SelbenchError(f"selbench train takes no words, got {' '.join(words)!r}")
     c = to_plain(cfg)

@@ -1,4 +1,4 @@
-"""Training scales as data: ``conf/scale/<name>.yaml`` (DataComp's four, and ``tiny``)."""
+"""Training scales as data: ``harness/conf/scale/<name>.yaml`` (DataComp's four, and ``tiny``)."""
 from __future__ import annotations
 
 import difflib
@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from harness.config import conf_dir
 from harness.errors import SelbenchError
 
-# keys every scale file must define (see conf/scale/small.yaml for their meaning)
+# keys every scale file must define (see harness/conf/scale/small.yaml for their meaning)
 SCALE_KEYS = ("name", "description", "model", "pool_size", "samples_seen", "global_batch_size",
               "lr", "warmup", "beta1", "beta2", "eps", "wd", "epochs", "resampled",
               "lr_scheduler", "precision", "workers", "train_macs")
@@ -16,7 +16,7 @@ ORDER = ("tiny", "small", "medium", "large", "xlarge")
 
 
 def scale_names() -> list[str]:
-    """Names of the scales under ``conf/scale``, smallest first."""
+    """Names of the scales under ``harness/conf/scale``, smallest first."""
     names = [p.stem for p in (conf_dir() / "scale").glob("*.yaml")]
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
