@@ -187,6 +187,9 @@ class Scorer(Strategy):
         """Return one float per row of ``shard`` (a ``ShardData``)."""
         raise NotImplementedError
 
+    def check_budget(self, budget: "Budget") -> None:
+        """Raise ``SelbenchError`` when the parameters do not go with ``budget`` (default: all do)."""
+
     def natural_mask(self, scores: np.ndarray) -> np.ndarray:
         """Rows kept under ``budget=none`` (the method's own size), given all pool scores.
 

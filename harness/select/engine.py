@@ -117,7 +117,9 @@ class ScoreTask:
         self.scorer = scorer
 
     def __call__(self, shard) -> np.ndarray:
-        s = np.asarray(self.scorer.score(shard), dtype=np.float32)
+        s = np.asarray(self.scorer.score(shard))
+        if s.dtype != np.float64:  # float64 (a stored score column) is kept as it is compared
+            s = s.astype(np.float32, copy=False)
         if s.shape != (len(shard),):
             raise SelbenchError(f"{self.scorer.name}: {shard.files.parquet}: got {s.shape} "
                                 f"scores for {len(shard)} rows")
@@ -143,7 +145,9 @@ def pool_uids(pool: Pool, executor: Executor | None = None) -> np.ndarray:
 
 def score_pool(scorer: Scorer, pool: Pool, executor: Executor | None = None,
                progress: bool | str = False) -> np.ndarray:
-    """``scorer.prepare(pool)``, then its float32 scores for every row, in pool order.
+    """``scorer.prepare(pool)``, then its scores for every row, in pool order.
+
+    float32, or float64 when the scorer returns float64 for every shard (a stored column).
 
     Shards run through ``executor`` (default: in process); the result does not depend on
     the executor or its worker count.
@@ -153,7 +157,10 @@ def score_pool(scorer: Scorer, pool: Pool, executor: Executor | None = None,
     label = f"scoring {scorer.name}" if progress is True else progress
     parts = executor.map_shards(ScoreTask(scorer), pool, scorer.columns,
                                 scorer.embedding_keys(), progress=label)
-    return np.concatenate(parts).astype(np.float32, copy=False) if parts else np.empty(0, np.float32)
+    if not parts:
+        return np.empty(0, np.float32)
+    wide = all(p.dtype == np.float64 for p in parts)
+    return np.concatenate(parts).astype(np.float64 if wide else np.float32, copy=False)
 
 
 def scores_to_mask(scorer: Scorer, scores: np.ndarray, uids: np.ndarray, budget: Budget) -> np.ndarray:
@@ -177,6 +184,7 @@ def select_mask(strategy: Strategy, pool: Pool, budget: Budget, uids: np.ndarray
     target = check_budget(budget, n)
     context = strategy.context or make_context(pool)
     if isinstance(strategy, Scorer):
+        strategy.check_budget(budget)
         if budget.natural and type(strategy).natural_mask is Scorer.natural_mask:
             strategy.natural_mask(np.empty(0, np.float32))  # raises: no natural size
         scores = score_pool(strategy, pool, context.executor, context.progress)

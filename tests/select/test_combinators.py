@@ -41,8 +41,8 @@ def kept_rows(pool_dir, out):
     return sorted(i for i, u in enumerate(uids.tolist()) if u in kept)
 
 
-CLIP_A = {"name": "clip_score", "embedding": "aa"}
-CLIP_B = {"name": "clip_score", "embedding": "bb"}
+CLIP_A = {"name": "clip_score", "embedding": "aa", "source": "embeddings"}
+CLIP_B = {"name": "clip_score", "embedding": "bb", "source": "embeddings"}
 
 
 def test_then_keeps_a_fraction_then_ranks_by_b(pool, tmp_path):

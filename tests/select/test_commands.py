@@ -23,7 +23,7 @@ def test_select_prints_a_summary_with_the_audit(random_pool, tmp_path, capsys):
                             f"out={out}", "seed=1")
     assert rc == 0 and err == ""
     assert text.startswith("Selected 60 of 200 rows (30.0%) of pool pool with clip_score "
-                           "(embeddings l14) under budget fraction=0.3, seed 1")
+                           "(source=auto, embeddings l14) under budget fraction=0.3, seed 1")
     assert f"{out.with_suffix('.json')}" in text and "Audit: kept " in text and "% of mismatch" in text
     assert len(text.strip().splitlines()) == 1 and len(read_subset(out)) == 60
 
@@ -65,11 +65,11 @@ def empty_pool(root):
     (None, ["strategy=clip_score", "budget.count=3", "strategy.embedding=b32"],
      "embedding key(s) b32_img, b32_txt needed by clip_score are missing"),
     (None, ["strategy=clip_score", "budget.count=3", "strategy.alpha=2"],
-     "unknown parameter(s) alpha for strategy clip_score (valid: embedding)"),
+     "unknown parameter(s) alpha for strategy clip_score (valid: embedding, source, datacomp_fraction)"),
     (None, ["strategy=random", "budget=none"], "random has no natural size"),
     (None, ["strategy=no_filter", "budget.fraction=0.5"], "no_filter keeps the whole pool"),
     (None, ["budget.count=3"], "select needs strategy=NAME"),
-    (nan_pool, ["strategy=clip_score", "budget.count=2"], "00000000.npz: l14_img row 3: non-finite"),
+    (nan_pool, ["strategy=clip_score", "strategy.source=embeddings", "budget.count=2"], "00000000.npz: l14_img row 3: non-finite"),
     (empty_pool, ["strategy=random", "budget.count=1"], "the pool has no rows"),
     ("nothing", ["strategy=random", "budget.count=1"], "no metadata shards"),
 ])

@@ -38,8 +38,10 @@ def test_manifest_records_the_selection(random_pool, tmp_path):
     m = run_selection(random_pool, "clip_score", {}, Budget(fraction=0.3), 0, out, progress=False)
     pool = Pool.open(random_pool)
     assert m["strategy"] == "clip_score" and m["shape"] == "scorer"
-    assert m["params"] == {"embedding": None} and m["embedding"] == "l14"
-    assert m["embedding_keys"] == ["l14_img", "l14_txt"]
+    assert m["params"] == {"embedding": None, "source": "auto", "datacomp_fraction": None}
+    assert m["embedding"] == "l14"
+    assert m["embedding_keys"] == []  # the pool's clip_l14_similarity_score column is read
+    assert m["extra"]["score_source"] == "column clip_l14_similarity_score"
     assert m["budget"] == {"fraction": 0.3} and m["seed"] == 0
     assert m["pool"]["fingerprint"] == pool.fingerprint and m["pool"]["rows"] == 200
     assert m["pool"]["path"] == str(random_pool.resolve())
@@ -72,7 +74,8 @@ def test_failed_run_leaves_no_file(tmp_path):
     pool = write_pool(tmp_path / "pool", img, img, dtype=np.float32)
     out = tmp_path / "out" / "s.npy"
     with pytest.raises(SelbenchError, match=r"00000000\.npz: l14_img row 2: non-finite"):
-        run_selection(pool, "clip_score", {}, Budget(count=2), 0, out, progress=False)
+        run_selection(pool, "clip_score", {"source": "embeddings"}, Budget(count=2), 0, out,
+                      progress=False)
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 

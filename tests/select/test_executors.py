@@ -36,7 +36,8 @@ def test_worker_errors_come_back_as_one_line(tmp_path):
     root = write_pool(tmp_path / "pool", img, img, shard_size=3, dtype=np.float32)
     out = tmp_path / "out" / "s.npy"
     with pytest.raises(SelbenchError, match=r"00000001\.npz: l14_img row 1: non-finite"):
-        run_selection(root, "clip_score", {}, Budget(count=2), 0, out, workers=2, progress=False)
+        run_selection(root, "clip_score", {"source": "embeddings"}, Budget(count=2), 0, out,
+                      workers=2, progress=False)
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 

@@ -12,7 +12,7 @@ def test_rows_describe_each_strategy():
     rows = {r["name"]: r for r in strategy_rows()}
     for name, shape in MINE.items():
         assert rows[name]["shape"] == shape and rows[name]["doc"]
-    assert rows["clip_score"]["params"] == {"embedding": None}
+    assert rows["clip_score"]["params"] == {"embedding": None, "source": "auto", "datacomp_fraction": None}
     assert rows["then"]["params"] == {"a": {}, "b": {}, "a_fraction": 0.3}
     assert rows["random"]["params"] == {}
     assert all(set(r) == {"name", "shape", "params", "doc"} for r in rows.values())
