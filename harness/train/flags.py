@@ -1,4 +1,16 @@
-"""The open_clip_train command line for one run of a scale (DataComp's fixed flags)."""
+"""The open_clip_train command line for one run of a scale (DataComp's fixed flags).
+
+The flags are those DataComp's ``train.py`` passes for the same scale and world size:
+``--grad-checkpointing``, ``--ddp-static-graph``, ``--local-loss``, ``--gather-with-grad``
+(always, as DataComp does; the last three act only when there is more than one process),
+``--accum-freq`` from the scale's ``accum_freq`` key (per-process batch = global batch /
+(world size x accum_freq)) and ``--save-most-recent``. selbench also passes, with the value
+open_clip would otherwise default to for the model, ``--beta1``, ``--beta2``, ``--eps``,
+``--wd`` and ``--lr-scheduler`` (so the run's log states them), and differs from DataComp in
+``--save-frequency 1`` (every epoch's checkpoint kept: DataComp's default 0 keeps the final
+one and ``epoch_latest.pt``), ``--device`` and ``--report-to ''`` (no wandb). A scale may turn
+grad checkpointing off (``grad_checkpointing: false``: tiny, where it only costs time on a CPU).
+"""
 from __future__ import annotations
 
 import math
@@ -20,12 +32,16 @@ def shard_pattern(shard_dir: Path, num_shards: int) -> str:
 
 
 def per_gpu_batch(scale: dict, world_size: int) -> int:
-    """The scale's global batch divided over ``world_size`` processes (must divide exactly)."""
+    """The scale's global batch over ``world_size`` processes and ``accum_freq`` micro-batches
+    (must divide exactly, as DataComp's ``global // (world_size * accum_freq)`` assumes)."""
     global_batch = int(scale["global_batch_size"])
-    if global_batch % world_size:
+    accum = int(scale.get("accum_freq", 1))
+    if accum < 1:
+        raise SelbenchError(f"scale {scale['name']}: accum_freq={accum} must be >= 1")
+    if global_batch % (world_size * accum):
         raise SelbenchError(f"scale {scale['name']}: global batch {global_batch} is not divisible "
-                            f"by {world_size} processes")
-    return global_batch // world_size
+                            f"by {world_size} processes x accum_freq {accum}")
+    return global_batch // (world_size * accum)
 
 
 def openclip_argv(scale: dict, shard_dir: Path, num_shards: int, out: Path, seed: int,
@@ -57,12 +73,17 @@ def openclip_argv(scale: dict, shard_dir: Path, num_shards: int, out: Path, seed
         "--logs", str(out),
         "--name", LOG_NAME,
         "--save-frequency", "1",
+        "--save-most-recent",
         "--resume", "latest",
+        "--accum-freq", str(int(scale.get("accum_freq", 1))),
+        "--ddp-static-graph",
+        "--local-loss",
+        "--gather-with-grad",
         "--log-every-n-steps", str(max(1, min(100, steps // 10))),
         "--report-to", "",
     ]
+    if scale.get("grad_checkpointing", True):
+        argv.append("--grad-checkpointing")
     if scale["resampled"]:
         argv.append("--dataset-resampled")
-    if world_size > 1:  # as DataComp trains: exact gradients, features gathered per rank
-        argv += ["--local-loss", "--gather-with-grad"]
     return argv

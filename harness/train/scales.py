@@ -12,6 +12,8 @@ from harness.errors import SelbenchError
 SCALE_KEYS = ("name", "description", "model", "pool_size", "samples_seen", "global_batch_size",
               "lr", "warmup", "beta1", "beta2", "eps", "wd", "epochs", "resampled",
               "lr_scheduler", "precision", "workers", "train_macs")
+# optional keys and their DataComp values (train.py: --accum_freq 1, --grad-checkpointing always)
+OPTIONAL_KEYS = {"accum_freq": 1, "grad_checkpointing": True}
 ORDER = ("tiny", "small", "medium", "large", "xlarge")
 
 
@@ -33,15 +35,15 @@ def load_scale(name: str) -> dict:
     missing = [k for k in SCALE_KEYS if k not in scale]
     if missing:
         raise SelbenchError(f"{path}: missing keys {', '.join(missing)}")
-    return scale
+    return {**OPTIONAL_KEYS, **scale}
 
 
 def apply_overrides(scale: dict, overrides: dict) -> dict:
     """Return ``scale`` with ``overrides`` (scale keys only) applied; unknown keys raise."""
-    bad = sorted(set(overrides) - set(SCALE_KEYS) - {"name"})
+    bad = sorted(set(overrides) - set(SCALE_KEYS) - set(OPTIONAL_KEYS) - {"name"})
     if bad:
         raise SelbenchError(f"unknown scale override(s) {', '.join(bad)} "
-                            f"(scale keys: {', '.join(SCALE_KEYS[2:])})")
+                            f"(scale keys: {', '.join([*SCALE_KEYS[2:], *OPTIONAL_KEYS])})")
     out = dict(scale)
     out.update(overrides)
     return out
