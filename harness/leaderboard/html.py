@@ -21,7 +21,7 @@ tr.incomplete td{background:#fff4e0}
 .note{color:#8a4b00}.meta{color:#666;font-size:.9em}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 """
-LEFT = {"strategy", "budget", "scale", "suite", "complete", "checkpoint", "source", "size",
+LEFT = {"strategy", "budget", "scale", "suite", "complete", "checkpoint", "source", "size", "size_of",
         "samples_seen", "model", "missing"}
 
 
