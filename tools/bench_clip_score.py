@@ -16,8 +16,8 @@ package would otherwise shadow DataComp's). That module imports ``gcld3`` at the
 the LAION-2B filter only; when gcld3 is not installed an empty module stands in for it
 and the output says so (the CLIP-score path never calls it).
 
-In the same run, prints: DataComp's time (the function call only, imports excluded),
-selbench's time (``run_selection`` with ``strategy.datacomp_fraction=f``, ``budget=natural``,
+In the same run, prints: DataComp's time (the function call only, imports excluded; its
+``--workers`` processes), selbench's time (``--selbench-workers``, default 1: in process) (``run_selection`` with ``strategy.datacomp_fraction=f``, ``budget=natural``,
 the whole stage including writing the subset and its manifest), the ratio, the row counts,
 and whether the two subsets are identical; then selbench's exact ``budget.fraction=f``
 (k = round(f N) rows) and, with ``--recompute``, DataComp's rule on scores recomputed from
@@ -122,7 +122,9 @@ def main(argv=None) -> None:
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--fraction", type=float, default=0.3)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="DataComp's num_workers and selbench's workers (same for both)")
+                    help="DataComp's num_workers (its process pool over parquet files)")
+    ap.add_argument("--selbench-workers", type=int, default=1,
+                    help="selbench's workers (1: in process; more: a process pool over shards)")
     ap.add_argument("--recompute", action="store_true",
                     help="also run DataComp's rule on scores recomputed from the fp16 embeddings")
     args = ap.parse_args(argv)
@@ -138,15 +140,18 @@ def main(argv=None) -> None:
 
     n = Pool.open(args.pool).num_rows
     f = args.fraction
+    import pandas  # noqa: F401  imported before timing, as DataComp's child imports its module
+    import pyarrow.dataset  # noqa: F401  before its clock starts
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         dc = run_datacomp(args.datacomp, args.pool, f, args.workers, tmp / "datacomp.npy")
         dc_uids = np.load(tmp / "datacomp.npy", allow_pickle=False)
         sb_s, sb_uids, sb_m = run_selbench(args.pool, {"embedding": "l14", "datacomp_fraction": f},
-                                           Budget(natural=True), args.workers, tmp / "rule.npy")
+                                           Budget(natural=True), args.selbench_workers, tmp / "rule.npy")
         ex_s, ex_uids, _ = run_selbench(args.pool, {"embedding": "l14"}, Budget(fraction=f),
-                                        args.workers, tmp / "exact.npy")
-        print(f"\npool: {args.pool} ({n:,} rows), fraction {f}, workers {args.workers}")
+                                        args.selbench_workers, tmp / "exact.npy")
+        print(f"\npool: {args.pool} ({n:,} rows), fraction {f}, DataComp num_workers "
+              f"{args.workers}, selbench workers {args.selbench_workers}")
         if dc["gcld3_stub"]:
             print("note: gcld3 is not installed; an empty module stood in for DataComp's top-level "
                   "import (only its LAION-2B filter uses it)")
@@ -162,7 +167,7 @@ def main(argv=None) -> None:
         if args.recompute:
             rc_s, rc_uids, _ = run_selbench(args.pool, {"embedding": "l14", "datacomp_fraction": f,
                                                         "source": "embeddings"},
-                                            Budget(natural=True), args.workers, tmp / "recompute.npy")
+                                            Budget(natural=True), args.selbench_workers, tmp / "recompute.npy")
             print(f"selbench rule on scores recomputed from fp16 embeddings: {rc_s:.3f} s, "
                   f"{len(rc_uids):,} uids, {len(np.setdiff1d(rc_uids, dc_uids))} not in DataComp's "
                   f"subset, {len(np.setdiff1d(dc_uids, rc_uids))} of DataComp's missing")

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
 from harness.pool.npz import NpzKeyError, read_npz
-from harness.pool.uid import uids_to_array
+from harness.pool.uid import arrow_uids_to_array
 
 POOL_INFO = "pool.json"
 AUDIT_FILE = "audit.parquet"
@@ -43,10 +43,15 @@ class ShardData:
 
     files: ShardFiles
     offset: int  # row index of this shard's first row in the whole pool
-    uid_hex: np.ndarray
     uids: np.ndarray
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    uid_column: object = field(default=None, repr=False)  # the parquet's uid column (pyarrow)
+
+    @property
+    def uid_hex(self) -> np.ndarray:
+        """The uids as stored (hex strings, object array), decoded on first use."""
+        return np.asarray(self.uid_column.to_pylist(), dtype=object)
 
     def __len__(self) -> int:
         return len(self.uids)
@@ -189,12 +194,11 @@ def read_shard(shard: ShardFiles, columns: Sequence[str] = (), embeddings: Seque
         table = pq.read_table(shard.parquet, columns=cols)
     except Exception as exc:
         raise SelbenchError(f"{shard.parquet}: cannot read columns {cols} ({exc})") from exc
-    uid_hex = np.asarray(table.column("uid").to_pylist(), dtype=object)
     try:
-        uids = uids_to_array(uid_hex)
+        uids = arrow_uids_to_array(table.column("uid"))
     except SelbenchError as exc:
         raise SelbenchError(f"{shard.parquet}: {exc}") from exc
-    data = ShardData(shard, offset, uid_hex, uids)
+    data = ShardData(shard, offset, uids, uid_column=table.column("uid"))
     for c in columns:
         data.columns[c] = table.column(c).to_numpy(zero_copy_only=False)
     if embeddings:

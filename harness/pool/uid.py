@@ -46,11 +46,37 @@ def uids_to_array(uids) -> np.ndarray:
                    if len(u) != 32 or not _HEX.issuperset(u))
         raise SelbenchError(f"invalid uid {uids[bad]!r} at row {bad}: "
                             "expected 32 hexadecimal characters")
-    weights = (np.uint64(16) ** np.arange(15, -1, -1, dtype=np.uint64)).astype(np.uint64)
-    nib = nib.astype(np.uint64)
-    out["f0"] = (nib[:, :16] * weights).sum(axis=1, dtype=np.uint64)
-    out["f1"] = (nib[:, 16:] * weights).sum(axis=1, dtype=np.uint64)
+    return _pairs(nib, out)
+
+
+def _pairs(nib: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (``u8,u8``) from an (N, 32) array of valid nibbles; return it."""
+    packed = (nib[:, 0::2] << 4) | nib[:, 1::2]  # (N, 16) bytes, most significant first
+    halves = np.ascontiguousarray(packed).view(">u8")  # (N, 2) big-endian words
+    out["f0"] = halves[:, 0]
+    out["f1"] = halves[:, 1]
     return out
+
+
+def arrow_uids_to_array(column) -> np.ndarray:
+    """``uids_to_array`` of a pyarrow string column, read from its buffers without Python strings.
+
+    Falls back to ``uids_to_array`` (and its error naming the bad row) when the column has
+    nulls, is not a string column, or holds a value that is not 32 hexadecimal characters.
+    """
+    import pyarrow as pa
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = {pa.string(): np.int32, pa.large_string(): np.int64}.get(arr.type)
+    if kind is not None and arr.null_count == 0 and len(arr):
+        _, offsets_buf, data_buf = arr.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=kind)[arr.offset:arr.offset + len(arr) + 1]
+        if (np.diff(offsets) == 32).all():
+            raw = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 32)
+            nib = _NIBBLE[raw]
+            if not (nib == 255).any():
+                return _pairs(nib, np.empty(len(arr), dtype=UID_DTYPE))
+    return uids_to_array(arr.to_pylist())
 
 
 def array_to_uids(arr: np.ndarray) -> list[str]:
