@@ -3,7 +3,7 @@
 - ``datacomp_basic``: caption has > 2 words (whitespace split) and > 5 characters,
   ``min(original_width, original_height) >= 200`` and aspect ``max/min <= 3``.
 - ``datacomp_text``: at least one caption word names an ImageNet-21k synset.
-- ``datacomp_image``: caption filter (> 1 word, > 5 characters), k-means (faiss, 20
+- ``datacomp_image``: caption filter (> 1 fasttext token, > 5 characters), k-means (faiss, 20
   iterations, seed 0) on ``<arch>_img``; keep rows whose centroid (largest inner product,
   as DataComp assigns) is the centroid of at least one target image.
 - ``datacomp_image_clip``: ``datacomp_image`` ∩ CLIP score (``f . g``) top ``clip_fraction``
@@ -11,9 +11,12 @@
   DataComp-1B recipe. The two masks are decided per row, so the intersection equals
   DataComp's "threshold first, then image-based with the same centroids".
 
-English: every filter checks it (fasttext lid.176 top-1 == "en") only when
-``strategy.fasttext_model`` names a model file; otherwise the check is skipped and
-``english_filter: skipped`` is recorded in the manifest.
+English: every filter checks it as DataComp does (fasttext lid.176 top-1 == "en", newlines
+replaced by spaces), with ``strategy.fasttext_model=PATH`` or the file ``selbench
+download-assets only=[lid176]`` fetched. Without a model a filter stops with a one-line
+error, unless the pool's ``pool.json`` says ``"english": true`` (English by construction:
+the embedded pool) or the user passes ``strategy.english=skip``; the manifest records which
+(``english_filter``), and leaderboards mark a skipped check next to the strategy's name.
 
 ImageNet-21k words: without WordNet offline, DataComp's "first WordNet synset of a word is
 an ImageNet-21k synset" is approximated by lemma membership: a word matches when,
@@ -99,39 +102,80 @@ def names_in21k(word: str, lemmas: frozenset[str]) -> bool:
                for suf, base in NOUN_SUFFIXES)
 
 
+ENGLISH_MODES = ("fasttext", "skip")
+
+
 class English:
-    """fasttext language check, or a no-op when no model path is given (picklable)."""
+    """DataComp's English check: fasttext lid.176 top-1 label ``en`` (picklable; model loaded lazily).
 
-    def __init__(self, model_path: str | None):
+    ``model_path`` None means no check runs; ``status`` says why (manifest field
+    ``english_filter``).
+    """
+
+    def __init__(self, model_path: str | None, status: str):
         self.model_path = model_path
+        self.status = status
         self._model = None
-        if model_path is not None:
-            try:
-                import fasttext  # noqa: F401
-            except ImportError:
-                raise SelbenchError(f"strategy.fasttext_model={model_path} needs the fasttext "
-                                    "package, which is not installed (pip install fasttext)") from None
-            if not Path(model_path).is_file():
-                raise SelbenchError(f"{model_path}: fasttext model file not found")
-
-    @property
-    def status(self) -> str:
-        """What the manifest records about the English check."""
-        return f"fasttext:{self.model_path}" if self.model_path else "skipped"
 
     def mask(self, texts) -> np.ndarray:
-        """Rows whose caption fasttext labels English (all True when skipped)."""
+        """Rows whose caption fasttext labels English (all True when no check runs)."""
         if self.model_path is None:
             return np.ones(len(texts), dtype=bool)
         if self._model is None:
             import fasttext
 
+            fasttext.FastText.eprint = lambda *a, **k: None  # silence the load-time warning
             self._model = fasttext.load_model(self.model_path)
         labels, _ = self._model.predict([str(t or "").replace("\n", " ") for t in texts], k=1)
         return np.array([lab[0] == "__label__en" for lab in labels], dtype=bool)
 
     def __getstate__(self):
-        return {"model_path": self.model_path, "_model": None}
+        return {**self.__dict__, "_model": None}
+
+
+def resolve_english(name: str, params, pool) -> English:
+    """The English check for strategy ``name``: a fasttext model, the pool's word, or a skip.
+
+    - ``strategy.english=skip``: no check (recorded; leaderboards mark the strategy);
+    - a pool whose ``pool.json`` says ``"english": true`` (English by construction, e.g. the
+      embedded pool): no check is needed, recorded as such;
+    - else fasttext with ``strategy.fasttext_model`` or the downloaded ``lid.176.bin``
+      (``selbench download-assets only=[lid176]``); without one, a one-line error naming
+      the three ways on.
+    """
+    mode = params.english
+    if mode not in ENGLISH_MODES:
+        raise SelbenchError(f"{name}: strategy.english={mode!r} is not one of {', '.join(ENGLISH_MODES)}")
+    if mode == "skip":
+        return English(None, "skipped (strategy.english=skip)")
+    if not params.fasttext_model and pool is not None and pool.info.get("english") is True:
+        return English(None, "english by construction (pool.json)")
+    if params.fasttext_model:
+        path = Path(params.fasttext_model)
+        if not path.is_file():
+            raise SelbenchError(f"{name}: strategy.fasttext_model={path}: file not found")
+    else:
+        from harness.assets import asset_table, assets_dir
+
+        path = assets_dir() / asset_table()["lid176"].filename
+        if not path.is_file():
+            raise SelbenchError(f"{name}: DataComp's English filter needs fasttext's lid.176.bin, not found "
+                                f"at {path}: run `selbench download-assets only=[lid176]` (needs a "
+                                "network), pass strategy.fasttext_model=PATH, or strategy.english=skip "
+                                "to keep every language (recorded)")
+    try:
+        import fasttext  # noqa: F401
+    except ImportError:
+        raise SelbenchError(f"{name}: the English filter needs the fasttext package "
+                            "(pip install fasttext)") from None
+    return English(str(path), f"fasttext:{path}")
+
+
+def caption_words(text: str) -> int:
+    """Word count as DataComp's image-based caption filter counts it (``fasttext.tokenize``)."""
+    import fasttext
+
+    return len(fasttext.tokenize(text))
 
 
 # ----- per-shard work (picklable, module level) ---------------------------------------
@@ -164,7 +208,7 @@ class TextShard:
 
 
 class CaptionShard:
-    """The image-based baseline's caption filter (> 1 word, > 5 characters, English)."""
+    """The image-based baseline's caption filter (> 1 fasttext token, > 5 characters, English)."""
 
     def __init__(self, english: English):
         self.english = english
@@ -172,7 +216,9 @@ class CaptionShard:
     def __call__(self, shard) -> np.ndarray:
         """Bool mask of rows passing the caption filter."""
         texts = shard.columns["text"]
-        return caption_mask(texts, 1, 5) & self.english.mask(texts)
+        words = np.array([t is not None and caption_words(t) > 1 for t in texts], dtype=bool)
+        chars = np.array([t is not None and len(t) > 5 for t in texts], dtype=bool)
+        return words & chars & self.english.mask(texts)
 
 
 class AssignShard:
@@ -225,7 +271,8 @@ def nearest_centroid(x: np.ndarray, index) -> np.ndarray:
 # ----- the strategies ------------------------------------------------------------------
 @dataclass
 class BasicParams:
-    fasttext_model: str | None = None  # lid.176 model path; None = skip the English check
+    fasttext_model: str | None = None  # lid.176.bin path; None = the downloaded one (download-assets)
+    english: str = "fasttext"  # "fasttext", or "skip" to keep every language (recorded, marked)
 
 
 @dataclass
@@ -235,7 +282,8 @@ class ImageParams:
     clusters: int = 100000  # DataComp's k; clamped to survivors / 39 on small pools
     centroids: str | None = None  # .npy of precomputed centroids (k x d) instead of training
     max_points_per_centroid: int = 256  # k-means trains on at most this many points per centroid
-    fasttext_model: str | None = None
+    fasttext_model: str | None = None  # as BasicParams
+    english: str = "fasttext"
 
 
 @dataclass
@@ -291,7 +339,7 @@ class DataCompBasic(FilterSelector):
 
     def keep(self, pool) -> np.ndarray:
         """See the module docstring."""
-        english = English(self.params.fasttext_model)
+        english = resolve_english(self.name, self.params, pool)
         self.record(english_filter=english.status)
         return np.concatenate(self.map_pool(pool, BasicShard(english), self.columns)).astype(bool)
 
@@ -305,7 +353,7 @@ class DataCompText(FilterSelector):
 
     def keep(self, pool) -> np.ndarray:
         """See the module docstring."""
-        english = English(self.params.fasttext_model)
+        english = resolve_english(self.name, self.params, pool)
         self.record(english_filter=english.status, in21k_match="lemma membership (no WordNet)")
         fn = TextShard(english, in21k_lemmas())
         return np.concatenate(self.map_pool(pool, fn, self.columns)).astype(bool)
@@ -326,7 +374,7 @@ class DataCompImage(FilterSelector):
 
     def image_mask(self, pool, with_scores: bool) -> tuple[np.ndarray, np.ndarray]:
         """(caption filter & target-centroid hit, CLIP scores or zeros) over all pool rows."""
-        english = English(self.params.fasttext_model)
+        english = resolve_english(self.name, self.params, pool)
         caption = np.concatenate(self.map_pool(pool, CaptionShard(english), ("text",))).astype(bool)
         img_key = f"{self.arch}_img"
         centroids = self.centroids(pool, caption, img_key)

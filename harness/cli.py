@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
            "ls strategies|scales|tasks [suite=tiny|datacomp38] [format=text|json]"),
     "download-evalsets": ("harness.evaluate.download:main", "download_evalsets",
                           "download-evalsets data_root=DIR (needs a network; optional)"),
+    "download-assets": ("harness.assets:main", "download_assets",
+                        "download-assets [only=[lid176,...]] (DataComp's filter files; needs a network)"),
 }
 
 

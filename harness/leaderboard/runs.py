@@ -125,9 +125,21 @@ def load_runs(result_files: Iterable[str | Path], manifests: Iterable[str | Path
     return [runs[k] for k in sorted(runs, key=_sort_key)]
 
 
+SKIPPED_ENGLISH = " [English check skipped]"
+
+
+def mark_skipped_english(runs: list[Run]) -> None:
+    """Append ``[English check skipped]`` to the name of runs selected with
+    ``strategy.english=skip`` (DataComp's filters), on every leaderboard."""
+    for run in runs:
+        if run.params.get("english") == "skip" and not run.strategy.endswith(SKIPPED_ENGLISH):
+            run.strategy += SKIPPED_ENGLISH
+
+
 def _by_identity(runs: list[Run]) -> dict[tuple, Run]:
     """Key runs by their row identity once parameter sets are part of the strategy label."""
     label_params(runs)
+    mark_skipped_english(runs)
     out: dict[tuple, Run] = {}
     for run in runs:
         if run.identity in out:  # parameters that print alike (1 and "1")

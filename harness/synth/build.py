@@ -111,6 +111,7 @@ def _build_into(root: Path, cfg: dict, preset: str, seed: int, stamp: str, progr
                     "zero_shot": zero_shot},
         "suite": "tiny", "evalsets": EVAL_DIR, "imagenet_analog": "objects",
         "metaclip_metadata": METACLIP_FILE,
+        "english": True,  # captions are English by construction: DataComp's English filter accepts it
         "generator": {"version": GENERATOR_VERSION, "stamp": stamp, "defects": cfg["defects"],
                       "teacher_set_size": len(t_images)},
     })

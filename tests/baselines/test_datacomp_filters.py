@@ -15,8 +15,11 @@ from harness.select.base import Budget
 from harness.select.engine import build_params, make_context, pool_uids, run_selection, select_mask
 
 
-def make_pool(root, texts, sizes=None, img=None, txt=None, shard_size=4, info=None):
-    """A metadata pool with the given captions, (width, height) and embeddings."""
+def make_pool(root, texts, sizes=None, img=None, txt=None, shard_size=4, info=None, english=True):
+    """A metadata pool with the given captions, (width, height) and embeddings.
+
+    ``english``: the pool.json word that its captions are English by construction (so the
+    filters run without a fasttext model); False leaves it out."""
     n = len(texts)
     rng = np.random.default_rng(0)
     sizes = sizes or [(256, 256)] * n
@@ -32,7 +35,8 @@ def make_pool(root, texts, sizes=None, img=None, txt=None, shard_size=4, info=No
         write_metadata(root / f"{shard_stem(s)}.parquet", frame)
         write_embeddings(root / f"{shard_stem(s)}.npz", {"l14_img": img[sl], "l14_txt": txt[sl]},
                          dtype=np.float32)
-    write_pool_info(root, {"name": "t", "embedding": "l14", **(info or {})})
+    word = {"english": True} if english else {}
+    write_pool_info(root, {"name": "t", "embedding": "l14", **word, **(info or {})})
     return root
 
 
@@ -61,7 +65,7 @@ def test_basic_filter(tmp_path):
     pool = make_pool(tmp_path / "p", [t for t, _, _ in BASIC], [s for _, s, _ in BASIC])
     mask, extra = select(DataCompBasic, pool, {}, Budget(natural=True))
     assert mask.tolist() == [k for _, _, k in BASIC]
-    assert extra["english_filter"] == "skipped" and extra["survivors"] == 4
+    assert extra["english_filter"] == "english by construction (pool.json)" and extra["survivors"] == 4
 
 
 def test_image_size_mask_missing_values():
@@ -78,16 +82,80 @@ def test_budget_subsamples_survivors(tmp_path):
         select(DataCompBasic, pool, {}, Budget(count=5))
 
 
-def test_english_check_needs_fasttext(tmp_path):
-    pool = make_pool(tmp_path / "p", [t for t, _, _ in BASIC], [s for _, s, _ in BASIC])
-    try:
-        import fasttext  # noqa: F401
-        pytest.skip("fasttext is installed here")
-    except ImportError:
-        pass
-    with pytest.raises(SelbenchError, match="needs the fasttext package"):
-        select(DataCompBasic, pool, {"fasttext_model": str(tmp_path / "lid.176.bin")},
-               Budget(natural=True))
+# ----- English (issue 10, item 3): a real fasttext model, trained here on labelled lines -----
+LANG_LINES = {
+    "en": ["the dog runs in the park", "a photo of a red car", "two cats sleeping on the sofa",
+           "a man riding a bicycle", "the house by the lake"],
+    "fr": ["le chien court dans le parc", "une photo d une voiture rouge", "deux chats dorment sur le canape",
+           "un homme sur un velo", "la maison pres du lac"],
+    "de": ["der hund läuft im park", "ein foto von einem roten auto", "zwei katzen schlafen auf dem sofa",
+           "ein mann fährt fahrrad", "das haus am see"],
+}
+
+
+@pytest.fixture(scope="module")
+def lid_model(tmp_path_factory):
+    """A small supervised fasttext language-ID model (same file format and API as lid.176.bin)."""
+    fasttext = pytest.importorskip("fasttext")
+    d = tmp_path_factory.mktemp("lid")
+    lines = [f"__label__{lang} {t}" for lang, texts in LANG_LINES.items() for t in texts]
+    (d / "train.txt").write_text("\n".join(lines * 5) + "\n")
+    model = fasttext.train_supervised(input=str(d / "train.txt"), epoch=50, lr=0.5, dim=16, minCount=1,
+                                      minn=2, maxn=4, thread=1, seed=0, verbose=0)
+    model.save_model(str(d / "lid.bin"))
+    return d / "lid.bin"
+
+
+ENGLISH = [("a dog in the park", True), ("le chien dans le parc", False),
+           ("ein hund im park", False), ("a red car\nby the lake", True),
+           ("une voiture rouge", False), ("two cats on the sofa", True)]
+
+
+def test_english_check_with_a_fasttext_model(tmp_path, lid_model):
+    pool = make_pool(tmp_path / "p", [t for t, _ in ENGLISH], english=False)
+    mask, extra = select(DataCompBasic, pool, {"fasttext_model": str(lid_model)}, Budget(natural=True))
+    assert mask.tolist() == [k for _, k in ENGLISH]  # all pass the caption and size tests
+    assert extra["english_filter"] == f"fasttext:{lid_model}"
+    # the image-based caption filter applies the same check (every caption has > 1 token)
+    from baselines.datacomp_filters import CaptionShard, resolve_english
+    p = Pool.open(pool)
+    english = resolve_english("datacomp_image", build_params(DataCompImage, {"fasttext_model": str(lid_model)}), p)
+    got = np.concatenate([CaptionShard(english)(s) for s in p.iter_shards(["text"])])
+    assert got.tolist() == [k for _, k in ENGLISH]
+
+
+def test_downloaded_model_is_found(tmp_path, lid_model, monkeypatch):
+    pool = make_pool(tmp_path / "p", [t for t, _ in ENGLISH], english=False)
+    monkeypatch.setenv("SELBENCH_ASSETS", str(tmp_path / "assets"))
+    with pytest.raises(SelbenchError, match=r"download-assets only=\[lid176\].*strategy.english=skip"):
+        select(DataCompText, pool, {}, Budget(natural=True))
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "lid.176.bin").write_bytes(lid_model.read_bytes())
+    mask, extra = select(DataCompBasic, pool, {}, Budget(natural=True))
+    assert mask.tolist() == [k for _, k in ENGLISH]
+    assert extra["english_filter"] == f"fasttext:{tmp_path / 'assets' / 'lid.176.bin'}"
+
+
+def test_no_model_is_a_one_line_error_unless_skipped(tmp_path, monkeypatch):
+    monkeypatch.setenv("SELBENCH_ASSETS", str(tmp_path / "none"))
+    pool = make_pool(tmp_path / "p", [t for t, _ in ENGLISH], english=False)
+    for cls in (DataCompBasic, DataCompText, DataCompImage, DataCompImageClip):
+        with pytest.raises(SelbenchError, match="lid.176.bin") as err:
+            select(cls, pool, {}, Budget(natural=True))
+        assert "\n" not in str(err.value)
+    mask, extra = select(DataCompBasic, pool, {"english": "skip"}, Budget(natural=True))
+    assert mask.all() and extra["english_filter"] == "skipped (strategy.english=skip)"
+    with pytest.raises(SelbenchError, match="english='maybe' is not one of"):
+        select(DataCompBasic, pool, {"english": "maybe"}, Budget(natural=True))
+    with pytest.raises(SelbenchError, match="fasttext_model=.*not found"):
+        select(DataCompBasic, pool, {"fasttext_model": str(tmp_path / "x.bin")}, Budget(natural=True))
+
+
+def test_caption_words_count_as_fasttext_tokenizes():
+    from baselines.datacomp_filters import caption_words
+    pytest.importorskip("fasttext")
+    assert caption_words("one") == 1 and caption_words("one\ntwo") == 3  # a newline is a token
+    assert caption_words("tab\tseparated  words") == 3
 
 
 # ----- text -----------------------------------------------------------------------------------
@@ -107,7 +175,7 @@ def test_text_filter(tmp_path):
     pool = make_pool(tmp_path / "p", [t for t, _ in TEXT])
     mask, extra = select(DataCompText, pool, {}, Budget(natural=True))
     assert mask.tolist() == [k for _, k in TEXT]
-    assert extra["english_filter"] == "skipped"
+    assert extra["english_filter"] == "english by construction (pool.json)"
 
 
 def test_in21k_lemmas():
