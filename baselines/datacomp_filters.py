@@ -3,9 +3,15 @@
 - ``datacomp_basic``: caption has > 2 words (whitespace split) and > 5 characters,
   ``min(original_width, original_height) >= 200`` and aspect ``max/min <= 3``.
 - ``datacomp_text``: at least one caption word names an ImageNet-21k synset.
-- ``datacomp_image``: caption filter (> 1 fasttext token, > 5 characters), k-means (faiss, 20
-  iterations, seed 0) on ``<arch>_img``; keep rows whose centroid (largest inner product,
-  as DataComp assigns) is the centroid of at least one target image.
+- ``datacomp_image``: caption filter (> 1 fasttext token, > 5 characters); each
+  ``<arch>_img`` goes to its centroid (largest inner product, as DataComp assigns); keep rows
+  whose centroid is the nearest centroid of at least one target image. Centroids:
+  ``strategy.centroids=datacomp:<scale>`` reads DataComp's released L/14 centroids for that
+  pool (``selbench download-assets``; exact), a path reads a ``.npy``/``.pt``, and without
+  either selbench runs CPU k-means (faiss, 20 iterations, seed 0) on a sample of the caption
+  survivors: an approximation, recorded as such. Targets: ``strategy.target=datacomp:in1k``
+  reads DataComp's five ImageNet-1k L/14 files; a path reads a ``.npy``/``.pt``; default:
+  the pool's ImageNet-analog train split.
 - ``datacomp_image_clip``: ``datacomp_image`` ∩ CLIP score (``f . g``) top ``clip_fraction``
   (one global threshold: DataComp's value at index int(N f) of the sorted scores): the
   DataComp-1B recipe. The two masks are decided per row, so the intersection equals
@@ -45,6 +51,8 @@ from harness.select.base import Budget, SetSelector, fraction_threshold, strateg
 
 IN21K_SYNSETS = "imagenet21k_goog_synsets.txt"  # timm's lists (shipped with the package)
 LEMMA_FILE = "imagenet_synset_to_lemma.txt"
+DATACOMP_IN1K = "datacomp:in1k"  # strategy.target: DataComp's released ImageNet-1k L/14 files
+DATACOMP_CENTROID_SCALES = ("small", "medium", "large", "xlarge")  # strategy.centroids=datacomp:<scale>
 MIN_POINTS_PER_CENTROID = 39  # faiss warns below this many training points per centroid
 NOUN_SUFFIXES = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"),
                  ("shes", "sh"), ("men", "man"), ("ies", "y"))  # WordNet's noun detachment
@@ -278,9 +286,9 @@ class BasicParams:
 @dataclass
 class ImageParams:
     embedding: str | None = None  # key prefix; None = the pool's default (DataComp: l14)
-    target: str | None = None  # .npy of target image embeddings; None = the suite's ImageNet analog
+    target: str | None = None  # datacomp:in1k (released), a .npy/.pt path, or None = the suite's ImageNet analog
     clusters: int = 100000  # DataComp's k; clamped to survivors / 39 on small pools
-    centroids: str | None = None  # .npy of precomputed centroids (k x d) instead of training
+    centroids: str | None = None  # datacomp:small|medium|large|xlarge (released), or a .npy/.pt (k x d)
     max_points_per_centroid: int = 256  # k-means trains on at most this many points per centroid
     fasttext_model: str | None = None  # as BasicParams
     english: str = "fasttext"
@@ -378,7 +386,7 @@ class DataCompImage(FilterSelector):
         caption = np.concatenate(self.map_pool(pool, CaptionShard(english), ("text",))).astype(bool)
         img_key = f"{self.arch}_img"
         centroids = self.centroids(pool, caption, img_key)
-        targets = self.load_matrix(self.target_path(pool), "target embeddings", centroids.shape[1])
+        targets = self.target_matrix(pool, centroids.shape[1])
         target_ids = np.unique(nearest_centroid(targets, centroid_index(centroids)))
         fn = AssignShard(centroids, target_ids, img_key, f"{self.arch}_txt" if with_scores else None)
         keys = [img_key] + ([f"{self.arch}_txt"] if with_scores else [])
@@ -387,20 +395,35 @@ class DataCompImage(FilterSelector):
                     target_clusters=int(len(target_ids)))
         return caption & (rows[:, 0] > 0), rows[:, 1]
 
-    def target_path(self, pool) -> Path:
-        """``params.target``, else ``<pool>/<evalsets>/<imagenet_analog>/train_<arch>_img.npy``."""
-        return self.analog_file(pool, self.params.target, f"train_{self.arch}_img.npy",
+    def target_matrix(self, pool, dim: int) -> np.ndarray:
+        """Target image embeddings: ``params.target`` (a path, or ``datacomp:in1k`` for DataComp's
+        five released ImageNet-1k L/14 files), else the pool's ImageNet-analog train split."""
+        if self.params.target == DATACOMP_IN1K:
+            from harness.assets import asset_path
+
+            parts = [self.load_matrix(asset_path(f"in1k_clip_vit_l14_{i}", "strategy.target"),
+                                      "target embeddings", dim) for i in range(5)]
+            self.record(target="DataComp's ImageNet-1k L/14 train embeddings (in1k_clip_vit_l14_0..4)")
+            return np.concatenate(parts)
+        path = self.analog_file(pool, self.params.target, f"train_{self.arch}_img.npy",
                                 "target", "an .npy of target image embeddings")
+        self.record(target=str(path))
+        return self.load_matrix(path, "target embeddings", dim)
 
     @staticmethod
     def load_matrix(path: Path, what: str, dim: int | None) -> np.ndarray:
-        """A finite 2-D float ``.npy`` with ``dim`` columns (when given), as float32."""
+        """A finite 2-D float matrix with ``dim`` columns (when given), as float32.
+
+        ``.npy`` (no pickles), or DataComp's ``.pt`` files read with ``weights_only=True``:
+        a saved numpy array (the centroids) or a dict whose ``image_features`` is a tensor
+        (the ImageNet-1k embeddings).
+        """
         if not path.is_file():
             raise SelbenchError(f"{path}: {what} not found")
         try:
-            arr = np.load(path, allow_pickle=False)
+            arr = load_pt_matrix(path) if path.suffix == ".pt" else np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise SelbenchError(f"{path}: cannot read {what} ({exc})") from None
+            raise SelbenchError(f"{path}: cannot read {what} ({str(exc).splitlines()[0][:200]})") from None
         if arr.ndim != 2 or len(arr) == 0 or (dim is not None and arr.shape[1] != dim):
             raise SelbenchError(f"{path}: {what} have shape {arr.shape}, expected (rows, {dim})")
         arr = arr.astype(np.float32)
@@ -411,9 +434,20 @@ class DataCompImage(FilterSelector):
     def centroids(self, pool, caption: np.ndarray, img_key: str) -> np.ndarray:
         """Precomputed centroids, or k-means on (a seed-0 sample of) the caption survivors."""
         dim = pool.info.get("embedding_keys", {}).get(img_key)
-        if self.params.centroids:
-            c = self.load_matrix(Path(self.params.centroids), "centroids", dim)
-            self.record(clusters=len(c), kmeans="precomputed")
+        name = self.params.centroids
+        if name and name.startswith("datacomp:"):
+            from harness.assets import asset_path
+
+            scale = name.split(":", 1)[1]
+            if scale not in DATACOMP_CENTROID_SCALES:
+                raise SelbenchError(f"{self.name}: strategy.centroids={name}: expected datacomp:"
+                                    f"{'|datacomp:'.join(DATACOMP_CENTROID_SCALES)} or a path")
+            c = self.load_matrix(asset_path(f"centroids_{scale}", "strategy.centroids"), "centroids", dim)
+            self.record(clusters=len(c), kmeans=f"DataComp's released {scale} centroids (exact)")
+            return c
+        if name:
+            c = self.load_matrix(Path(name), "centroids", dim)
+            self.record(clusters=len(c), kmeans=f"precomputed ({name})")
             return c
         rows = np.flatnonzero(caption)
         if len(rows) == 0:
@@ -435,6 +469,25 @@ class DataCompImage(FilterSelector):
         return np.concatenate(parts)
 
 
+def load_pt_matrix(path: Path) -> np.ndarray:
+    """A matrix from a ``torch.save`` file, unpickled only through torch's weights-only loader
+    with numpy's array types allowed (both module spellings, numpy 1 and 2)."""
+    import torch
+
+    recon = np._core.multiarray._reconstruct
+    safe = [(recon, "numpy.core.multiarray._reconstruct"), (recon, "numpy._core.multiarray._reconstruct"),
+            np.ndarray, np.dtype, *{type(np.dtype(t)) for t in (np.float16, np.float32, np.float64)}]
+    with torch.serialization.safe_globals(safe):
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(obj, dict):
+        if "image_features" not in obj:
+            raise SelbenchError(f"{path}: a dict without 'image_features' (keys: {', '.join(map(str, obj))})")
+        obj = obj["image_features"]
+    if isinstance(obj, torch.Tensor):
+        return obj.float().numpy()
+    return np.asarray(obj)
+
+
 def train_kmeans(x: np.ndarray, k: int, max_points_per_centroid: int, record) -> np.ndarray:
     """faiss k-means (L2, 20 iterations, seed 0) of ``x`` into ``k`` centroids."""
     import faiss
@@ -443,7 +496,8 @@ def train_kmeans(x: np.ndarray, k: int, max_points_per_centroid: int, record) ->
                       max_points_per_centroid=max(max_points_per_centroid, 1),
                       min_points_per_centroid=1)
     km.train(np.ascontiguousarray(x, dtype=np.float32))
-    record(clusters=k, kmeans_train_rows=len(x), kmeans="faiss niter=20 seed=0")
+    record(clusters=k, kmeans_train_rows=len(x),
+           kmeans="CPU k-means here (faiss niter=20 seed=0), not DataComp's released centroids")
     return np.asarray(km.centroids, dtype=np.float32)
 
 

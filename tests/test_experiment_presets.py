@@ -24,21 +24,25 @@ SCALES = {
 }
 # DataComp Table 3: the filters keep their own size; CLIP score L/14 30% is DataComp's global
 # threshold at index int(N * 0.3); image-based ∩ CLIP score uses the same 30% threshold.
-TABLE3 = {
-    "no_filter": ("none", {}),
-    "datacomp_basic": ("none", {}),
-    "datacomp_text": ("none", {}),
-    "datacomp_image": ("none", L14),
-    "clip_score": ("none", {**L14, "datacomp_fraction": 0.3}),
-    "datacomp_image_clip": ("none", {**L14, "clip_fraction": 0.3}),
-}
+# The image-based filter uses DataComp's released centroids of that pool and its ImageNet-1k
+# L/14 train embeddings as targets.
+def table3(scale):
+    image = {**L14, "centroids": f"datacomp:{scale}", "target": "datacomp:in1k"}
+    return {
+        "no_filter": ("none", {}),
+        "datacomp_basic": ("none", {}),
+        "datacomp_text": ("none", {}),
+        "datacomp_image": ("none", image),
+        "clip_score": ("none", {**L14, "datacomp_fraction": 0.3}),
+        "datacomp_image_clip": ("none", {**image, "clip_fraction": 0.3}),
+    }
 # Wang et al. (arXiv 2405.19547): negCLIPLoss b = 32768, K = 10, tau = 0.01 (OpenAI L/14),
 # top 30%; the best recipe keeps 30% of the pool by negCLIPLoss, then 20% of the pool by
 # NormSim_inf; CLIPScore 30% is DataComp's.
 SCL = {**L14, "batch_size": 32768, "num_batchings": 10, "temperature": 0.01}
 RECIPES = {
-    "datacomp_small_table3": ("small", "datacomp38", TABLE3),
-    "datacomp_medium_table3": ("medium", "datacomp38", TABLE3),
+    "datacomp_small_table3": ("small", "datacomp38", table3("small")),
+    "datacomp_medium_table3": ("medium", "datacomp38", table3("medium")),
     "negcliploss_normsim_medium": ("medium", "datacomp38", {
         "no_filter": ("none", {}),
         "clip_score": ("none", {**L14, "datacomp_fraction": 0.3}),

@@ -208,6 +208,32 @@ def test_image_filter_with_centroids(tmp_path):
     assert extra["target_clusters"] == 1 and extra["caption_survivors"] == 8
 
 
+def test_image_filter_with_datacomps_released_files(tmp_path, monkeypatch):
+    # DataComp's files as it saves them: centroids = torch.save(numpy array); ImageNet-1k
+    # embeddings = torch.save({"image_features": tensor}) in five parts
+    import torch
+
+    pool, _, _ = image_pool(tmp_path, np.array([[0.9, 0.1, 0, 0]]))
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    monkeypatch.setenv("SELBENCH_ASSETS", str(assets))
+    params = {"centroids": "datacomp:small", "target": "datacomp:in1k"}
+    with pytest.raises(SelbenchError, match=r"small_centroids_l14.pt not found.*download-assets only=\[centroids_small\]"):
+        select(DataCompImage, pool, params, Budget(natural=True))
+    torch.save(E[:3].astype(np.float32), assets / "small_centroids_l14.pt")
+    with pytest.raises(SelbenchError, match=r"in1k_clip_vit_l14_0.pt not found"):
+        select(DataCompImage, pool, params, Budget(natural=True))
+    for i in range(5):  # only part 2 points at axis 1: centroid 1 is a target, 0 and 2 are not
+        t = np.array([[0, 0.1, 0.9, 0]] if i != 2 else [[0.1, 0.9, 0, 0]], np.float32)
+        torch.save({"image_features": torch.from_numpy(t)}, assets / f"in1k_clip_vit_l14_{i}.pt")
+    mask, extra = select(DataCompImage, pool, params, Budget(natural=True))
+    assert np.flatnonzero(mask).tolist() == [5, 6, 7, 8]
+    assert extra["kmeans"] == "DataComp's released small centroids (exact)" and extra["clusters"] == 3
+    assert "in1k_clip_vit_l14_0..4" in extra["target"]
+    with pytest.raises(SelbenchError, match="expected datacomp:small"):
+        select(DataCompImage, pool, {**params, "centroids": "datacomp:tiny"}, Budget(natural=True))
+
+
 def test_image_filter_kmeans(tmp_path):
     rng = np.random.default_rng(0)
     img = unit_rows(np.concatenate([E[[0] * 40], E[[2] * 40]]) + 0.05 * rng.normal(size=(80, 4)))
