@@ -24,8 +24,11 @@ error, unless the pool's ``pool.json`` says ``"english": true`` (English by cons
 the embedded pool) or the user passes ``strategy.english=skip``; the manifest records which
 (``english_filter``), and leaderboards mark a skipped check next to the strategy's name.
 
-ImageNet-21k words: without WordNet offline, DataComp's "first WordNet synset of a word is
-an ImageNet-21k synset" is approximated by lemma membership: a word matches when,
+ImageNet-21k words: with WordNet data (nltk's data path, or ``strategy.wordnet=DICT_DIR``)
+``datacomp_text`` applies DataComp's rule exactly (``baselines.wordnet_in21k``: the first
+WordNet synset of a word is an ImageNet-21k synset). Without WordNet, or with
+``strategy.wordnet=lemmas``, it falls back to an approximation recorded in the manifest
+(``in21k_match`` starts with ``APPROXIMATION``): lemma membership, a word matches when,
 lowercased, it (or its singular by WordNet's noun suffix rules, e.g. "dogs" -> "dog") is
 a lemma of an ImageNet-21k synset (timm's ``imagenet-21k-goog`` synset and lemma lists,
 shipped offline). Words are split on whitespace and not stripped of punctuation, as in
@@ -99,6 +102,19 @@ def in21k_lemmas() -> frozenset[str]:
         if wnid in synsets:
             words.update(n.strip().lower().replace(" ", "_") for n in names.split(","))
     return frozenset(w for w in words if len(w) > 1)  # letters: first sense is not the synset
+
+
+def in21k_ids() -> tuple[frozenset[int], str]:
+    """ImageNet-21k WordNet offsets and their source: DataComp's downloaded list when present,
+    else timm's ``imagenet21k_goog_synsets.txt``."""
+    from baselines.wordnet_in21k import read_in21k_ids
+    from harness.assets import asset_table, assets_dir
+
+    dc = assets_dir() / asset_table()["imagenet21k_wordnet_ids"].filename
+    if dc.is_file():
+        return read_in21k_ids(dc), f"DataComp's list {dc}"
+    path = timm_info_file(IN21K_SYNSETS)
+    return read_in21k_ids(path), f"timm's {path.name}"
 
 
 def names_in21k(word: str, lemmas: frozenset[str]) -> bool:
@@ -201,17 +217,27 @@ class BasicShard:
         return keep & self.english.mask(texts)
 
 
-class TextShard:
-    """``datacomp_text`` for one shard."""
+class LemmaRule:
+    """The labelled fallback: some word (or its regular noun singular) is an ImageNet-21k lemma."""
 
-    def __init__(self, english: English, lemmas: frozenset[str]):
-        self.english, self.lemmas = english, lemmas
+    def __init__(self, lemmas: frozenset[str]):
+        self.lemmas = lemmas
+
+    def __call__(self, text) -> bool:
+        """True when a whitespace-separated word of ``text`` names an ImageNet-21k lemma."""
+        return text is not None and any(names_in21k(w, self.lemmas) for w in text.split())
+
+
+class TextShard:
+    """``datacomp_text`` for one shard: a per-caption rule (WordNet's or the lemma fallback)."""
+
+    def __init__(self, english: English, rule):
+        self.english, self.rule = english, rule
 
     def __call__(self, shard) -> np.ndarray:
         """Bool mask of rows with an ImageNet-21k word (and English when checked)."""
         texts = shard.columns["text"]
-        hit = np.array([t is not None and any(names_in21k(w, self.lemmas) for w in t.split())
-                        for t in texts], dtype=bool)
+        hit = np.array([self.rule(t) for t in texts], dtype=bool)
         return hit & self.english.mask(texts)
 
 
@@ -281,6 +307,12 @@ def nearest_centroid(x: np.ndarray, index) -> np.ndarray:
 class BasicParams:
     fasttext_model: str | None = None  # lid.176.bin path; None = the downloaded one (download-assets)
     english: str = "fasttext"  # "fasttext", or "skip" to keep every language (recorded, marked)
+
+
+@dataclass
+class TextParams(BasicParams):
+    wordnet: str | None = None  # None: nltk's WordNet data if present, else the lemma fallback;
+    #                             a WordNet 3.0 dict directory; or "lemmas" (the fallback, forced)
 
 
 @dataclass
@@ -356,15 +388,31 @@ class DataCompBasic(FilterSelector):
 class DataCompText(FilterSelector):
     """DataComp text-based filter: a caption word names an ImageNet-21k synset (English opt.)."""
 
-    Params = BasicParams
+    Params = TextParams
     columns = ("text",)
 
     def keep(self, pool) -> np.ndarray:
         """See the module docstring."""
         english = resolve_english(self.name, self.params, pool)
-        self.record(english_filter=english.status, in21k_match="lemma membership (no WordNet)")
-        fn = TextShard(english, in21k_lemmas())
+        rule, how = self.rule()
+        self.record(english_filter=english.status, in21k_match=how)
+        fn = TextShard(english, rule)
         return np.concatenate(self.map_pool(pool, fn, self.columns)).astype(bool)
+
+    def rule(self):
+        """(per-caption rule, what the manifest records): DataComp's first-synset rule
+        through WordNet when there is WordNet data, else the labelled lemma fallback."""
+        from baselines import wordnet_in21k as wn
+
+        choice = self.params.wordnet
+        if choice == "lemmas" or (choice is None and not wn.nltk_has_wordnet()):
+            why = "forced by strategy.wordnet=lemmas" if choice == "lemmas" else "no WordNet data found"
+            return LemmaRule(in21k_lemmas()), (f"APPROXIMATION: ImageNet-21k lemma membership ({why}; "
+                                               "DataComp's rule needs WordNet)")
+        source = wn.NLTK if choice is None else str(wn.check_dict_dir(Path(choice)))
+        ids, ids_from = in21k_ids()
+        return wn.FirstSynsetRule(source, ids), (f"exact: first WordNet synset ({source}) in "
+                                                 f"ImageNet-21k ({ids_from})")
 
 
 @strategy("datacomp_image")
