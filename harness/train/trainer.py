@@ -3,8 +3,9 @@
 Layout of ``out``: ``run.json`` (the run's identity, written first), ``shards/`` (the
 resharded subset), ``open_clip/`` (open_clip's ``out.log`` and ``checkpoints/epoch_N.pt``),
 ``train.log`` (the child's console), ``segments.jsonl`` (one line per invocation), and,
-only when training has finished, ``checkpoint.pt`` (the last epoch, published atomically)
-and ``train.json``. A rerun of a killed run resumes from its latest whole checkpoint; a
+only when training has finished, ``checkpoint.pt`` (the last epoch, published atomically),
+``export/`` (the same weights as an open_clip ``local-dir:`` folder that stock tools load:
+``open_clip.create_model_and_transforms("local-dir:OUT/export")``) and ``train.json``. A rerun of a killed run resumes from its latest whole checkpoint; a
 rerun of a finished one returns its ``train.json`` without training.
 """
 from __future__ import annotations
@@ -18,12 +19,14 @@ from harness.io import package_versions, sha256_file, write_json_atomic
 from harness.pool.layout import Pool
 from harness.pool.subset import read_subset
 from harness.train import checkpoints, launch
+from harness.train.export import export_local_dir
 from harness.train.flags import LOG_NAME, openclip_argv
 from harness.train.logs import final_loss, loss_curve
 from harness.train.reshard import MAX_SHARD_SIZE, reshard
 from harness.train.scales import apply_overrides, load_scale, samples_seen_exact, steps_per_epoch
 
 log = logging.getLogger(__name__)
+EXPORT_DIR = "export"  # open_clip local-dir: export of the final checkpoint
 RUN_KEYS = ("launcher", "nproc_per_node", "device", "threads", "progress", "max_shard_size")
 
 
@@ -50,6 +53,8 @@ def train(pool_dir, subset, scale: str, out, seed: int = 0, **overrides) -> dict
     done = _finished(out, identity)
     if done is not None:
         log.info("%s: finished run found, skipping", out)
+        if not (out / EXPORT_DIR / "open_clip_config.json").is_file():  # finished before exports
+            export_local_dir(out / done.get("checkpoint", "checkpoint.pt"), spec["model"], out / EXPORT_DIR)
         return done
     _prepare_out(out, identity)
     meta = reshard(pool.root, subset, out / "shards",
@@ -155,6 +160,7 @@ def _finish(out, identity, spec, selection, subset, meta, opts) -> dict:
     """Publish ``checkpoint.pt`` and write ``train.json``; return its content."""
     final = checkpoints.epoch_checkpoints(out)[int(spec["epochs"])]
     checkpoints.publish(final, out / "checkpoint.pt")
+    export_local_dir(out / "checkpoint.pt", spec["model"], out / EXPORT_DIR)
     segments = _segments(out)
     seg_wall = sum(s["wall_s"] for s in segments)
     seg_samples = sum(s["samples"] for s in segments)
@@ -172,6 +178,7 @@ def _finish(out, identity, spec, selection, subset, meta, opts) -> dict:
         "loss_curve": [[r["epoch"], r["samples"], r["loss"]] for r in curve],
         "checkpoint": "checkpoint.pt",
         "checkpoint_sha256": sha256_file(out / "checkpoint.pt"),
+        "export": EXPORT_DIR,  # open_clip local-dir: folder (harness.train.export)
         "reshard": {k: meta[k] for k in ("listed", "unique_listed", "written",
                                          "missing_from_tars", "num_shards")},
         "device": params.get("device"),

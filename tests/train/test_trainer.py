@@ -54,12 +54,56 @@ def test_smoke_outputs(first_run, subset):
     runtime = json.loads((out / "open_clip" / "runtime.json").read_text())
     assert runtime == {"device": "cpu", "threads": 1, "fused_adamw": True}
     assert [s["threads"] for s in result["segments"]] == [1]
-    assert sorted(p.name for p in checkpoint_dir(out).glob("*.pt")) == [f"epoch_{i}.pt" for i in range(1, 6)]
+    assert sorted(p.name for p in checkpoint_dir(out).glob("*.pt")) == [
+        *(f"epoch_{i}.pt" for i in range(1, 6)), "epoch_latest.pt"]  # --save-most-recent, as DataComp
     import open_clip
     from harness.models import register_model_configs
     register_model_configs()
     model = open_clip.create_model("selbench-minimal", pretrained=str(out / "checkpoint.pt"))
     assert torch.equal(model.state_dict()["logit_scale"], _weights(out / "checkpoint.pt")["logit_scale"])
+
+
+EMBED = r"""
+import json, sys
+import numpy as np, open_clip, torch
+export, out = sys.argv[1], sys.argv[2]
+model, _, preprocess = open_clip.create_model_and_transforms("local-dir:" + export)
+tokenizer = open_clip.get_tokenizer("local-dir:" + export)
+model.eval()
+size = model.visual.image_size if isinstance(model.visual.image_size, int) else model.visual.image_size[0]
+images = torch.linspace(-1, 1, 2 * 3 * size * size).reshape(2, 3, size, size)
+with torch.no_grad():
+    img = model.encode_image(images).numpy()
+    txt = model.encode_text(tokenizer(["a red square", "a blue square"])).numpy()
+np.savez(out, img=img, txt=txt)
+print(json.dumps({"selbench_imported": any(m.split(".")[0] in ("harness", "baselines") for m in sys.modules)}))
+"""
+
+
+def test_export_loads_in_a_plain_python_process(first_run, tmp_path):
+    import numpy as np
+    import open_clip
+
+    from harness.models import register_model_configs
+
+    out, result = first_run
+    assert result["export"] == "export"
+    assert sorted(p.name for p in (out / "export").iterdir()) == ["open_clip_config.json",
+                                                                 "open_clip_model.safetensors"]
+    proc = subprocess.run([sys.executable, "-c", EMBED, str(out / "export"), str(tmp_path / "e.npz")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"selbench_imported": False}
+    got = np.load(tmp_path / "e.npz", allow_pickle=False)
+    register_model_configs()
+    model = open_clip.create_model("selbench-minimal", pretrained=str(out / "checkpoint.pt")).eval()
+    tokenizer = open_clip.get_tokenizer("selbench-minimal")
+    size = model.visual.image_size if isinstance(model.visual.image_size, int) else model.visual.image_size[0]
+    images = torch.linspace(-1, 1, 2 * 3 * size * size).reshape(2, 3, size, size)
+    with torch.no_grad():
+        assert np.array_equal(model.encode_image(images).numpy(), got["img"])
+        assert np.array_equal(model.encode_text(tokenizer(["a red square", "a blue square"])).numpy(),
+                              got["txt"])
 
 
 def test_loss_falls_on_clean_data(first_run):
