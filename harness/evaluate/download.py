@@ -8,7 +8,8 @@ of harness/conf/tasks/datacomp38.yaml, as DataComp's download_evalsets.py / eval
   ``snapshot_download`` into ``<data_root>/<dir>``.
 - ``hub_format: datasets`` (Flickr, MSCOCO, WinoGAViL): DataComp loads ``nlphuji/<name>``
   with Hugging Face ``datasets``; selbench converts it once into webdataset shards
-  (needs the ``datasets`` package). The field names used (image/caption;
+  (needs the ``datasets`` package). Flickr and MSCOCO images are stored as downloaded (the
+  image column is read undecoded and its bytes written unchanged). The field names used (image/caption;
   cue/candidates/associations/candidate_images) are DataComp's; the conversion has not been
   run against the live datasets from this machine (no network).
 """
@@ -31,10 +32,25 @@ def _png(image) -> bytes:
     return buf.getvalue()
 
 
-def _jpg(image) -> bytes:
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="JPEG", quality=95)
-    return buf.getvalue()
+MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF8", "gif"))
+
+
+def raw_image(image) -> tuple[str, bytes]:
+    """``(extension, bytes)`` of an image as downloaded: a Hugging Face ``Image(decode=False)``
+    value (``{"bytes": ..., "path": ...}``) is kept byte for byte, its type read from its magic
+    number; an already decoded PIL image (no bytes left to keep) is written as lossless PNG."""
+    if isinstance(image, dict) and image.get("bytes"):
+        data = bytes(image["bytes"])
+        for magic, ext in MAGIC:
+            if data.startswith(magic):
+                return ext, data
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return "webp", data
+        raise SelbenchError(f"image {image.get('path') or ''}: unknown image format "
+                            f"(first bytes {data[:8]!r})")
+    if hasattr(image, "save"):
+        return "png", _png(image)
+    raise SelbenchError(f"cannot store an image of type {type(image).__name__}")
 
 
 def write_shards(samples: Iterable[dict], task_dir: Path, shard_size: int = SHARD_SIZE) -> int:
@@ -53,11 +69,15 @@ def write_shards(samples: Iterable[dict], task_dir: Path, shard_size: int = SHAR
 
 
 def write_retrieval(examples: Iterable[dict], task_dir: Path, shard_size: int = SHARD_SIZE) -> int:
-    """Convert ``{"image": PIL, "caption": [str, ...]}`` examples to a retrieval webdataset."""
+    """Convert ``{"image": ..., "caption": [str, ...]}`` examples to a retrieval webdataset.
+
+    Images are stored as downloaded (``raw_image``: the original JPEG/PNG bytes, not re-encoded).
+    """
     def samples():
         for i, ex in enumerate(examples):
             captions = ex["caption"] if isinstance(ex["caption"], list) else [ex["caption"]]
-            yield {"__key__": f"{i:08d}", "jpg": _jpg(ex["image"]),
+            ext, data = raw_image(ex["image"])
+            yield {"__key__": f"{i:08d}", ext: data,
                    "txt": "\n".join(c.replace("\n", " ") for c in captions)}
 
     n = write_shards(samples(), task_dir, shard_size)
@@ -95,6 +115,8 @@ def fetch(task, data_root: Path) -> None:
         raise SelbenchError(f"{task.key} comes from the Hugging Face dataset {task.hub}: "
                             "`pip install datasets` to convert it") from exc
     ds = hf_datasets.load_dataset(task.hub, split="test", cache_dir=str(data_root / "hf_cache"))
+    if task.evaluator != "winogavil" and "image" in ds.features:
+        ds = ds.cast_column("image", hf_datasets.Image(decode=False))  # keep the downloaded bytes
     writer = write_winogavil if task.evaluator == "winogavil" else write_retrieval
     writer(ds, target)
 

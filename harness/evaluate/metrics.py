@@ -44,10 +44,15 @@ def accuracy(logits: np.ndarray, target: np.ndarray, k: int = 1) -> float:
 
 
 def mean_per_class_recall(pred: np.ndarray, target: np.ndarray) -> float:
-    """Mean over the classes present in ``target`` of the fraction predicted correctly."""
-    pred, target = np.asarray(pred), np.asarray(target)
-    recalls = [float((pred[target == c] == c).mean()) for c in np.unique(target)]
-    return float(np.mean(recalls))
+    """Mean over the classes present in ``target`` of the fraction predicted correctly:
+    scikit-learn's ``balanced_accuracy_score(target, pred)``, the call DataComp makes."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    with warnings.catch_warnings():  # "y_pred contains classes not in y_true": they are left out
+        warnings.simplefilter("ignore", UserWarning)
+        return float(balanced_accuracy_score(np.asarray(target), np.asarray(pred)))
 
 
 def classification_metrics(logits: np.ndarray, target: np.ndarray) -> dict:
@@ -64,10 +69,12 @@ def mean_recall_at_1(text_recall_1: float, image_recall_1: float) -> float:
 
 
 def jaccard(y_true: Sequence[bool], y_pred: Sequence[bool]) -> float:
-    """|true ∩ predicted| / |true ∪ predicted| for boolean membership vectors (0 if both empty)."""
+    """|true ∩ predicted| / |true ∪ predicted| for boolean membership vectors (0 if both empty):
+    scikit-learn's ``jaccard_score(y_true, y_pred)``, the call DataComp's WinoGAViL code makes."""
+    from sklearn.metrics import jaccard_score
+
     t, p = np.asarray(y_true, bool), np.asarray(y_pred, bool)
-    union = int((t | p).sum())
-    return int((t & p).sum()) / union if union else 0.0
+    return float(jaccard_score(t, p, zero_division=0))
 
 
 def winogavil_pick(similarities: Sequence[float], n_associations: int) -> np.ndarray:

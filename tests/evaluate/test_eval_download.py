@@ -37,6 +37,31 @@ def test_retrieval_conversion_reads_back_with_clip_benchmark(tmp_path):
     assert [round(v) for v, _ in got] == [0, 20, 40, 60, 80]
 
 
+def test_retrieval_images_are_stored_as_downloaded(tmp_path):
+    import io
+    import tarfile
+
+    from harness.evaluate.download import raw_image
+    from harness.errors import SelbenchError
+
+    def encoded(v, fmt):
+        buf = io.BytesIO()
+        _img(v).save(buf, format=fmt, **({"quality": 37} if fmt == "JPEG" else {}))
+        return buf.getvalue()
+
+    originals = [encoded(10, "JPEG"), encoded(200, "PNG"), encoded(90, "JPEG")]
+    examples = [{"image": {"bytes": b, "path": f"x{i}"}, "caption": [f"c{i}"]} for i, b in enumerate(originals)]
+    task = {t.key: t for t in load_suite("datacomp38")}["retrieval/mscoco_2014_5k_test_image_text_retrieval"]
+    assert write_retrieval(examples, task.data_dir(tmp_path), shard_size=5) == 3
+    with tarfile.open(task.data_dir(tmp_path) / "test" / "0.tar") as tar:
+        stored = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if not m.name.endswith(".txt")}
+    assert stored == {"00000000.jpg": originals[0], "00000001.png": originals[1], "00000002.jpg": originals[2]}
+    ds = datasets.build(task, tmp_path, transform=lambda im: np.asarray(im).mean(), retrieval=True)
+    assert [caps for _, caps in ds] == [["c0"], ["c1"], ["c2"]]
+    with pytest.raises(SelbenchError, match="unknown image format"):
+        raw_image({"bytes": b"not an image", "path": "y"})
+
+
 def test_winogavil_conversion_and_evaluator(tmp_path, minimal_checkpoint):
     from harness.evaluate.evaluators import EVALUATORS, Context
     from harness.evaluate.runner import load_model

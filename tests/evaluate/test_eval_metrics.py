@@ -96,3 +96,31 @@ def test_iwildcam_macro_f1_over_true_classes():
     assert out["F1-macro_all"] == pytest.approx((2 / 3 + 0.8 + 2 / 3) / 3)
     assert out["recall-macro_all"] == pytest.approx((1 + 2 / 3 + 0.5) / 3)
     assert out["acc_avg"] == pytest.approx(4 / 6)
+
+
+def test_camelyon17_worst_slide():
+    pred = np.array([1, 0, 1, 1, 0, 0, 1])
+    target = np.array([1, 0, 0, 1, 0, 1, 1])
+    slide = np.array([2, 2, 2, 7, 7, 9, 9])
+    out = M.camelyon17_metrics(pred, target, slide)
+    # slide 2: 2/3, slide 7: 2/2, slide 9: 1/2
+    assert out["acc_slide:2"] == pytest.approx(2 / 3) and out["acc_slide:7"] == 1.0
+    assert out["acc_wg"] == 0.5 and out["acc_avg"] == pytest.approx(5 / 7)
+
+
+def test_datacomps_scikit_learn_calls_are_the_ones_made(monkeypatch):
+    # DataComp computes mean_per_class_recall with balanced_accuracy_score and WinoGAViL's
+    # score with jaccard_score: selbench makes the same calls
+    import sklearn.metrics
+
+    calls = []
+    real_bal, real_jac = sklearn.metrics.balanced_accuracy_score, sklearn.metrics.jaccard_score
+    monkeypatch.setattr(sklearn.metrics, "balanced_accuracy_score",
+                        lambda *a, **k: calls.append("balanced") or real_bal(*a, **k))
+    monkeypatch.setattr(sklearn.metrics, "jaccard_score",
+                        lambda *a, **k: calls.append("jaccard") or real_jac(*a, **k))
+    pred = np.array([0, 0, 2, 1, 5])               # class 5 is predicted, never true
+    target = np.array([0, 1, 2, 2, 2])
+    assert M.mean_per_class_recall(pred, target) == pytest.approx((1 + 0 + 1 / 3) / 3)
+    assert M.jaccard([True, False, False], [False, False, False]) == 0.0
+    assert calls == ["balanced", "jaccard"]
