@@ -12,7 +12,8 @@
   survivors: an approximation, recorded as such. Targets: ``strategy.target=datacomp:in1k``
   reads DataComp's five ImageNet-1k L/14 files; a path reads a ``.npy``/``.pt``; default:
   the pool's ImageNet-analog train split.
-- ``datacomp_image_clip``: ``datacomp_image`` ∩ CLIP score (``f . g``) top ``clip_fraction``
+- ``datacomp_image_clip``: ``datacomp_image`` ∩ CLIP score (the stored
+  ``clip_<arch>_similarity_score`` column when present, else ``f . g``) top ``clip_fraction``
   (one global threshold: DataComp's value at index int(N f) of the sorted scores): the
   DataComp-1B recipe. The two masks are decided per row, so the intersection equals
   DataComp's "threshold first, then image-based with the same centroids".
@@ -256,11 +257,13 @@ class CaptionShard:
 
 
 class AssignShard:
-    """Per row: 1.0 if its nearest centroid (max inner product) is a target centroid; and f.g."""
+    """Per row: 1.0 if its nearest centroid (max inner product) is a target centroid; and the
+    CLIP score (the stored ``score_column`` when given, else f.g of ``txt_key``)."""
 
-    def __init__(self, centroids: np.ndarray, targets: np.ndarray, img_key: str, txt_key: str | None):
+    def __init__(self, centroids: np.ndarray, targets: np.ndarray, img_key: str, txt_key: str | None,
+                 score_column: str | None = None):
         self.centroids, self.targets = centroids, targets
-        self.img_key, self.txt_key = img_key, txt_key
+        self.img_key, self.txt_key, self.score_column = img_key, txt_key, score_column
         self._index = None  # the faiss index, built once per process
 
     def __call__(self, shard) -> np.ndarray:
@@ -270,7 +273,13 @@ class AssignShard:
         f = finite_rows(shard, self.img_key)
         out = np.zeros((len(f), 2))
         out[:, 0] = np.isin(nearest_centroid(f, self._index), self.targets)
-        if self.txt_key is not None:
+        if self.score_column is not None:
+            col = np.asarray(shard.columns[self.score_column], dtype=np.float64)
+            if not np.isfinite(col).all():
+                row = int(np.argmin(np.isfinite(col)))
+                raise SelbenchError(f"{shard.files.parquet}: {self.score_column} row {row} is missing or not finite")
+            out[:, 1] = col
+        elif self.txt_key is not None:
             out[:, 1] = (f * finite_rows(shard, self.txt_key)).sum(1)
         return out
 
@@ -436,9 +445,18 @@ class DataCompImage(FilterSelector):
         centroids = self.centroids(pool, caption, img_key)
         targets = self.target_matrix(pool, centroids.shape[1])
         target_ids = np.unique(nearest_centroid(targets, centroid_index(centroids)))
-        fn = AssignShard(centroids, target_ids, img_key, f"{self.arch}_txt" if with_scores else None)
-        keys = [img_key] + ([f"{self.arch}_txt"] if with_scores else [])
-        rows = np.concatenate(self.map_pool(pool, fn, (), keys))
+        column = None
+        if with_scores:  # DataComp's stored score column when the pool has it (as clip_score reads it)
+            import pyarrow.parquet as pq
+
+            name = f"clip_{self.arch}_similarity_score"
+            column = name if name in pq.read_schema(pool.shards[0].parquet).names else None
+            self.record(score_source=f"column {name}" if column else
+                        f"recomputed from {self.arch}_img . {self.arch}_txt")
+        fn = AssignShard(centroids, target_ids, img_key,
+                         f"{self.arch}_txt" if with_scores and column is None else None, column)
+        keys = [img_key] + ([f"{self.arch}_txt"] if with_scores and column is None else [])
+        rows = np.concatenate(self.map_pool(pool, fn, (column,) if column else (), keys))
         self.record(english_filter=english.status, caption_survivors=int(caption.sum()),
                     target_clusters=int(len(target_ids)))
         return caption & (rows[:, 0] > 0), rows[:, 1]

@@ -259,6 +259,26 @@ def test_image_clip_intersection(tmp_path):
     assert np.flatnonzero(mask).tolist() == expected and len(expected) > 0
 
 
+def test_image_clip_reads_the_stored_score_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pool, img, txt = image_pool(tmp_path, np.array([[0.9, 0.1, 0, 0]]))
+    stored = np.linspace(0.9, 0.0, 10)  # ranks rows 0..9 in order, whatever f.g says
+    for path in sorted(pool.glob("0*.parquet")):
+        t = pq.read_table(path)
+        n0 = int(path.stem) * 4
+        pq.write_table(t.append_column("clip_l14_similarity_score",
+                                       pa.array(stored[n0:n0 + len(t)].astype(np.float32))), path)
+    params = {"centroids": str(tmp_path / "centroids.npy"), "target": str(tmp_path / "targets.npy"),
+              "clip_fraction": 0.2}
+    mask, extra = select(DataCompImageClip, pool, params, Budget(natural=True))
+    # threshold = stored value at index int(10 * 0.2) = 2 -> rows 0, 1, 2 pass; image filter keeps 0-3
+    assert np.flatnonzero(mask).tolist() == [0, 1, 2]
+    assert extra["score_source"] == "column clip_l14_similarity_score"
+    assert extra["clip_threshold"] == pytest.approx(float(np.float32(stored[2])))
+
+
 def test_image_default_target_and_end_to_end(tmp_path):
     info = {"evalsets": "evalsets", "imagenet_analog": "objects"}
     texts = ["a long caption"] * 10
