@@ -52,6 +52,25 @@ def drop_incomplete(out: Path) -> list[Path]:
     return removed
 
 
+MOST_RECENT = "epoch_latest.pt"  # open_clip's --save-most-recent file (DataComp passes the flag)
+
+
+def sync_most_recent(out: Path) -> Path | None:
+    """Point ``epoch_latest.pt`` at the newest whole ``epoch_N.pt``; return it (None without one).
+
+    With ``--save-most-recent`` open_clip's ``--resume latest`` reads only ``epoch_latest.pt``,
+    which it writes after ``epoch_N.pt``: a run killed between the two would restart from an
+    older epoch or from scratch. Called before every launch, after ``drop_incomplete``.
+    """
+    found = epoch_checkpoints(out)
+    if not found:
+        return None
+    newest = found[max(found)]
+    (checkpoint_dir(out) / "tmp.pt").unlink(missing_ok=True)  # open_clip's half-written latest
+    publish(newest, checkpoint_dir(out) / MOST_RECENT)
+    return newest
+
+
 def latest_epoch(out: Path) -> int:
     """The highest epoch with a checkpoint (0 when none): where ``--resume latest`` starts."""
     return max(epoch_checkpoints(out), default=0)

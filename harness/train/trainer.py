@@ -119,6 +119,7 @@ def _run(spec: dict, meta: dict, out: Path, seed: int, device: str, precision: s
     launcher = opts.get("launcher", "local")
     nproc = int(opts.get("nproc_per_node", 1))
     checkpoints.drop_incomplete(out)
+    checkpoints.sync_most_recent(out)
     start = checkpoints.latest_epoch(out)
     if start >= int(spec["epochs"]):
         return 0.0
