@@ -128,26 +128,48 @@ def test_same_seed_same_weights(first_run, tar_pool, subset, tmp_path):
     assert again["final_loss"] == first_run[1]["final_loss"]
 
 
-def test_killed_run_resumes(tar_pool, subset, tmp_path):
-    out = tmp_path / "r"
-    args = [sys.executable, "-m", "harness.cli", "train", f"pool={tar_pool}", f"subset={subset}",
+def _cli_args(pool, subset, out) -> list[str]:
+    """``selbench train`` with the MINIMAL settings (the same run as ``first_run``)."""
+    return [sys.executable, "-m", "harness.cli", "train", f"pool={pool}", f"subset={subset}",
             f"out={out}", "progress=false", "threads=1", "workers=1", "scale.model=selbench-minimal",
-            "scale.samples_seen=640", "scale.global_batch_size=16", "scale.warmup=4"]
+            "scale.samples_seen=640", "scale.global_batch_size=16", "scale.warmup=4", "scale.lr=5e-3"]
+
+
+def _kill_after_epoch(args, out: Path, epoch: int) -> None:
+    """Start ``args`` in its own session; SIGKILL the whole group once ``epoch_<epoch>.pt`` is whole."""
     child = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-    first = checkpoint_dir(out) / "epoch_1.pt"
-    deadline = time.time() + 120
-    while not (first.exists() and is_complete(first)) and child.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
+    target = checkpoint_dir(out) / f"epoch_{epoch}.pt"
+    deadline = time.time() + 180
+    while not (target.exists() and is_complete(target)) and child.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
     os.killpg(child.pid, signal.SIGKILL)  # the CLI and its training child, as a shell's kill would
     child.wait()
-    time.sleep(1)
-    assert first.exists() and len(list(checkpoint_dir(out).glob("epoch_*.pt"))) < 5
+
+
+def test_killed_run_resumes_to_identical_checkpoints(first_run, tar_pool, subset, tmp_path):
+    """SIGKILL at a random epoch, rerun: every checkpoint's bytes equal the uninterrupted run's."""
+    import random
+
+    epoch = random.randrange(1, 5)
+    out = tmp_path / "r"
+    args = _cli_args(tar_pool, subset, out)
+    _kill_after_epoch(args, out, epoch)
+    time.sleep(0.5)
+    done = sorted(int(p.stem.split("_")[1]) for p in checkpoint_dir(out).glob("epoch_*.pt"))
+    assert epoch in done and len(done) < 5, (epoch, done)
     assert not (out / "train.json").exists() and not (out / "checkpoint.pt").exists()
     assert subprocess.run(args, capture_output=True).returncode == 0
     segments = [json.loads(x) for x in (out / "segments.jsonl").read_text().splitlines()]
-    assert len(segments) == 1 and 1 <= segments[0]["start_epoch"] < 5 and segments[0]["end_epoch"] == 5
-    log = (out / "open_clip" / "out.log").read_text()
-    assert "=> resuming checkpoint" in log
+    assert len(segments) == 1 and segments[0]["start_epoch"] == max(done) and segments[0]["end_epoch"] == 5
+    assert "=> resuming checkpoint" in (out / "open_clip" / "out.log").read_text()
     result = json.loads((out / "train.json").read_text())
-    assert result["samples_seen"] == 640 and (out / "checkpoint.pt").exists()
+    assert result["samples_seen"] == 640
+    reference = first_run[0]
+    for n in range(1, 6):  # torch.save's zip is byte-stable: compare the files themselves
+        a = (checkpoint_dir(reference) / f"epoch_{n}.pt").read_bytes()
+        b = (checkpoint_dir(out) / f"epoch_{n}.pt").read_bytes()
+        assert a == b, f"epoch_{n}.pt differs after a kill at epoch {epoch}"
+    assert (out / "checkpoint.pt").read_bytes() == (reference / "checkpoint.pt").read_bytes()
+    assert result["checkpoint_sha256"] == first_run[1]["checkpoint_sha256"]
+    assert result["final_loss"] == first_run[1]["final_loss"], f"killed at epoch {epoch}"
