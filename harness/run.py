@@ -6,10 +6,12 @@ Layout under ``out``::
 
     runs/<strategy>[-<params hash>]/budget-<b>/seed<k>/subset.npy, subset.json, train/, eval/eval_results.jsonl
     leaderboard/leaderboard.{csv,md,html}, plots/
-    command.txt, config.yaml
+    command.txt, config.yaml (written once the pool and evaluation sets are found)
+    .selbench.lock (held while a process works in ``out``: a second ``run`` there is refused)
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shlex
@@ -23,6 +25,7 @@ from omegaconf import OmegaConf
 from harness.config import to_plain
 from harness.errors import SelbenchError
 from harness.io import write_text_atomic
+from harness.lock import folder_lock, remove_lock_file
 
 
 @dataclass(frozen=True)
@@ -141,18 +144,27 @@ def main(cfg, words) -> int:
         raise SelbenchError(f"run: give a value for {', '.join(missing)} (e.g. {missing[0]}=...)")
     out = Path(cfg.out)
     specs = plan(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "command.txt", "selbench " + " ".join(map(shlex.quote, sys.argv[1:])) + "\n")
-    write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(cfg))
-    started = time.time()
-    pool = resolve_pool(cfg)
-    data_root = resolve_data_root(cfg, pool)
-    check_present(load_suite(cfg.suite), data_root, bool(cfg.allow_missing))
-    results = []
-    for spec in tqdm(specs, desc="selbench run", unit="run", file=sys.stdout):
-        tqdm.write(f"== {spec.label}", file=sys.stdout)
-        results.append(run_one(spec, cfg, pool, data_root, out))
-    board = build_leaderboard(results, out / "leaderboard")
+    created = not out.exists()
+    with folder_lock(out):  # one `selbench run` per folder
+        started = time.time()
+        try:
+            pool = resolve_pool(cfg)
+            data_root = resolve_data_root(cfg, pool)
+            check_present(load_suite(cfg.suite), data_root, bool(cfg.allow_missing))
+        except BaseException:
+            if created:  # leave no trace of a run that never started
+                remove_lock_file(out)
+                with contextlib.suppress(OSError):
+                    out.rmdir()
+            raise
+        write_text_atomic(out / "command.txt",
+                          "selbench " + " ".join(map(shlex.quote, sys.argv[1:])) + "\n")
+        write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(cfg))
+        results = []
+        for spec in tqdm(specs, desc="selbench run", unit="run", file=sys.stdout):
+            tqdm.write(f"== {spec.label}", file=sys.stdout)
+            results.append(run_one(spec, cfg, pool, data_root, out))
+        board = build_leaderboard(results, out / "leaderboard")
     print(format_text_table(board))
     print(f"leaderboard written to {out / 'leaderboard'} ({time.time() - started:.0f} s)")
     return 0

@@ -72,3 +72,37 @@ def test_run_lists_missing_experiment_values(capsys):
     assert main(["run", "experiment=clipcov_medium", "pool=/nonexistent"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "strategy_params.clipcov.class_embeddings" in err
+
+
+def test_failed_run_leaves_no_partial_outputs(tmp_path, capsys):
+    """A run that cannot start writes neither command.txt nor config.yaml (nor creates out)."""
+    out = tmp_path / "run"
+    assert main(["run", "pool=/nonexistent", f"out={out}"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert not out.exists()
+    out.mkdir()
+    (out / "command.txt").write_text("an earlier, unrelated command\n")
+    assert main(["run", "pool=/nonexistent", f"out={out}"]) == 2
+    assert (out / "command.txt").read_text() == "an earlier, unrelated command\n"
+    assert not (out / "config.yaml").exists()
+
+
+def test_second_run_in_a_locked_folder_is_refused(test_pool, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    pool, _ = test_pool
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from harness.lock import folder_lock\n"
+                               "with folder_lock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)",
+                               str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["run", f"pool={pool}", f"out={out}", "strategies=[no_filter]", *FAST]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "in use by another selbench process" in err
+        assert sorted(p.name for p in out.iterdir()) == [".selbench.lock"]
+    finally:
+        holder.kill()
+        holder.wait()

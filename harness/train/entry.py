@@ -10,8 +10,9 @@ state: it adds logging handlers to the root logger on every call, initialises
 flags and may ``exit()``. A child process also makes the run killable and resumable as a
 unit (``--resume latest`` picks up its checkpoints), and is what ``torchrun``/Slurm launch.
 
-This module registers selbench's model configs with open_clip (they must be registered in
-the process that builds the model), fixes the torch thread count (on a CPU by default the
+The process dies with its parent (``harness.train.lifetime``). This module registers
+selbench's model configs with open_clip (they must be registered in the process that
+builds the model), fixes the torch thread count (on a CPU by default the
 cores not taken by dataloader workers; see ``cpu_threads``), makes the resampled
 data pipeline deterministic by ``--seed`` (``harness.train.seeding``), on a CPU makes
 open_clip's AdamW use torch's fused kernel (``harness.train.optimizer``), then calls
@@ -24,6 +25,7 @@ import os
 import sys
 
 RUNTIME_FILE = "runtime.json"  # in open_clip's run directory: resolved device and torch threads
+_PARENT = os.getppid()          # read at import, before a slow start could outlive the parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,4 +120,7 @@ def resolve_hardware(argv: list[str], gpu_precision: str) -> list[str]:
 
 
 if __name__ == "__main__":
+    from harness.train.lifetime import die_with_parent
+
+    die_with_parent(_PARENT)  # also a rank that torchrun started dies with it (see lifetime)
     sys.exit(main())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from harness.errors import SelbenchError
 from harness.io import write_json_atomic
+from harness.train.lifetime import child_preexec
 from harness.train.logs import parse_line
 
 LAUNCHERS = ("local", "torchrun", "srun")
@@ -57,11 +58,13 @@ def command(launcher: str, nproc_per_node: int, threads: int | None, argv: list[
 
 
 def run(cmd: list[str], console_log: Path, openclip_log: Path, total_steps: int,
-        steps_per_epoch: int, progress: bool = True) -> float:
+        steps_per_epoch: int, progress: bool = True, pass_fds: tuple[int, ...] = ()) -> float:
     """Run ``cmd`` (output to ``console_log``), showing progress; return its wall time in s.
 
     Raises ``SelbenchError`` with the last log line when it fails; on KeyboardInterrupt the
     child is stopped (its checkpoints stay, so a rerun resumes) and the interrupt re-raised.
+    The child gets SIGTERM when this process dies, however it dies (``lifetime``), and
+    inherits ``pass_fds`` (the run folder's lock, so that it holds the lock while it lives).
     """
     bar = _bar(total_steps, progress)
     start = time.perf_counter()
@@ -69,7 +72,8 @@ def run(cmd: list[str], console_log: Path, openclip_log: Path, total_steps: int,
     # SIGTERM to this process alone stops the child too (see _stop)
     previous = _on_sigterm()
     with open(console_log, "ab") as sink:
-        child = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, pass_fds=pass_fds,
+                                 preexec_fn=child_preexec(os.getpid()))
         try:
             pos = 0
             while child.poll() is None:

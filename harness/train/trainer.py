@@ -1,21 +1,27 @@
 """``train()``: fixed-compute training of one subset at one scale with open_clip_train.
 
-Layout of ``out``: ``run.json`` (the run's identity, written first), ``shards/`` (the
-resharded subset), ``open_clip/`` (open_clip's ``out.log`` and ``checkpoints/epoch_N.pt``),
-``train.log`` (the child's console), ``segments.jsonl`` (one line per invocation), and,
-only when training has finished, ``checkpoint.pt`` (the last epoch, published atomically),
-``export/`` (the same weights as an open_clip ``local-dir:`` folder that stock tools load:
-``open_clip.create_model_and_transforms("local-dir:OUT/export")``) and ``train.json``. A rerun of a killed run resumes from its latest whole checkpoint; a
-rerun of a finished one returns its ``train.json`` without training.
+Layout of ``out``: ``.selbench.lock`` (held while a process works in ``out``: a second
+trainer is refused), ``shards/`` (the resharded subset), ``run.json`` (the run's identity,
+written once the shards are ready, before training starts), ``open_clip/`` (open_clip's
+``out.log`` and ``checkpoints/epoch_N.pt``), ``train.log`` (the child's console),
+``segments.jsonl`` (one line per invocation), and, only when training has finished,
+``checkpoint.pt`` (the last epoch, published atomically), ``export/`` (the same weights as
+an open_clip ``local-dir:`` folder that stock tools load:
+``open_clip.create_model_and_transforms("local-dir:OUT/export")``) and ``train.json``. A
+rerun of a killed run resumes from its latest whole checkpoint; a rerun of a finished one
+returns its ``train.json`` without training. A run that fails before training starts
+removes ``out`` if it created it.
 """
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from harness.errors import SelbenchError
 from harness.io import package_versions, sha256_file, write_json_atomic
+from harness.lock import folder_lock
 from harness.pool.layout import Pool
 from harness.pool.subset import read_subset
 from harness.train import checkpoints, launch
@@ -56,14 +62,26 @@ def train(pool_dir, subset, scale: str, out, seed: int = 0, **overrides) -> dict
         if not (out / EXPORT_DIR / "open_clip_config.json").is_file():  # finished before exports
             export_local_dir(out / done.get("checkpoint", "checkpoint.pt"), spec["model"], out / EXPORT_DIR)
         return done
-    _prepare_out(out, identity)
-    meta = reshard(pool.root, subset, out / "shards",
-                   max_shard_size=int(run_opts.get("max_shard_size", MAX_SHARD_SIZE)),
-                   progress=run_opts.get("progress", True))
-    if meta["written"] == 0:
-        raise SelbenchError(f"{subset}: none of its {meta['listed']} samples are in the pool's tars")
-    _run(spec, meta, out, int(seed), device, precision, world, run_opts)
-    return _finish(out, identity, spec, selection, subset, meta, run_opts)
+    created = not out.exists()
+    with folder_lock(out) as lock_fd:  # one trainer per folder; the training child inherits it
+        had_shards = (out / "shards").exists()
+        try:
+            _check_out(out, identity)
+            meta = reshard(pool.root, subset, out / "shards",
+                           max_shard_size=int(run_opts.get("max_shard_size", MAX_SHARD_SIZE)),
+                           progress=run_opts.get("progress", True))
+            if meta["written"] == 0:
+                raise SelbenchError(f"{subset}: none of its {meta['listed']} samples are in the "
+                                    "pool's tars")
+            write_json_atomic(out / "run.json", identity)
+        except BaseException:
+            if created:  # everything in it is this call's: leave no partial run behind
+                shutil.rmtree(out, ignore_errors=True)
+            elif not had_shards:
+                shutil.rmtree(out / "shards", ignore_errors=True)
+            raise
+        _run(spec, meta, out, int(seed), device, precision, world, run_opts, lock_fd)
+        return _finish(out, identity, spec, selection, subset, meta, run_opts)
 
 
 def _selection(subset: Path, pool: Pool) -> dict:
@@ -84,37 +102,42 @@ def _selection(subset: Path, pool: Pool) -> dict:
     return {k: manifest[k] for k in ("strategy", "params", "budget", "seed") if k in manifest}
 
 
+def _read_json(path: Path) -> dict:
+    """A JSON object from ``path``; a file that is not one is a ``SelbenchError``."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SelbenchError(f"{path}: not valid JSON ({exc}); delete it or choose another out") from exc
+    if not isinstance(obj, dict):
+        raise SelbenchError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
 def _finished(out: Path, identity: dict) -> dict | None:
     path = out / "train.json"
     if not path.is_file():
         return None
-    done = json.loads(path.read_text())
+    done = _read_json(path)
     if any(done.get(k) != v for k, v in identity.items()):
         raise SelbenchError(f"{out} holds a finished run of another configuration "
                             f"(scale {done.get('scale')}, seed {done.get('seed')}, subset sha256 "
                             f"{str(done.get('subset_sha256'))[:12]}...); choose another out")
-    return done if (out / done.get("checkpoint", "checkpoint.pt")).is_file() else None
+    checkpoint = done.get("checkpoint", "checkpoint.pt")
+    if checkpoint != "checkpoint.pt":
+        raise SelbenchError(f"{path}: unexpected checkpoint {checkpoint!r} (expected checkpoint.pt)")
+    return done if (out / checkpoint).is_file() else None
 
 
-def _prepare_out(out: Path, identity: dict) -> None:
-    """Create ``out`` (checking it is writable); refuse to resume another run's checkpoints."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write_test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise SelbenchError(f"{out}: output directory is not writable ({exc.strerror or exc})") from exc
+def _check_out(out: Path, identity: dict) -> None:
+    """Refuse to resume another configuration's checkpoints in ``out``."""
     run_json = out / "run.json"
-    if run_json.is_file() and json.loads(run_json.read_text()) != identity \
-            and checkpoints.epoch_checkpoints(out):
+    if run_json.is_file() and checkpoints.epoch_checkpoints(out) and _read_json(run_json) != identity:
         raise SelbenchError(f"{out} holds an unfinished run of another configuration "
                             f"(see {run_json}); choose another out or delete it")
-    write_json_atomic(run_json, identity)
 
 
 def _run(spec: dict, meta: dict, out: Path, seed: int, device: str, precision: str, world: int,
-         opts: dict) -> float:
+         opts: dict, lock_fd: int) -> float:
     """Launch (or resume) open_clip_train until the last epoch's checkpoint exists."""
     launcher = opts.get("launcher", "local")
     nproc = int(opts.get("nproc_per_node", 1))
@@ -131,7 +154,7 @@ def _run(spec: dict, meta: dict, out: Path, seed: int, device: str, precision: s
                          gpu_precision=spec["precision"])
     steps = steps_per_epoch(spec, workers)
     wall = launch.run(cmd, out / "train.log", out / LOG_NAME / "out.log", steps * int(spec["epochs"]),
-                      steps, progress=opts.get("progress", True))
+                      steps, progress=opts.get("progress", True), pass_fds=(lock_fd,))
     end = checkpoints.latest_epoch(out)
     with open(out / "segments.jsonl", "a") as f:
         f.write(json.dumps({"start_epoch": start, "end_epoch": end, "wall_s": round(wall, 3),

@@ -26,8 +26,50 @@ def test_uid_not_in_pool(tmp_path, tar_pool, capsys):
     sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5] + ["0f" * 16])
     assert _train(tar_pool, sub, tmp_path / "out") == 2
     _one_line_error(capsys, "not in pool", "0f0f0f")
-    assert not (tmp_path / "out" / "checkpoint.pt").exists()
-    assert not (tmp_path / "out" / "train.json").exists()
+    assert not (tmp_path / "out").exists()  # no run.json, no lock file: nothing left behind
+
+
+def test_failed_train_leaves_existing_folder_as_it_was(tmp_path, capsys):
+    """A subset none of whose samples are in the tars: an error, and no run.json or shards."""
+    from .conftest import make_tar_pool
+
+    pool = make_tar_pool(tmp_path / "rot", n=20, shard_size=10, not_in_tars=4)
+    sub = subset_file(tmp_path / "s.npy", pool_uids(pool)[-4:])
+    out = tmp_path / "out"
+    assert _train(pool, sub, out) == 2
+    _one_line_error(capsys, "none of its 4 samples")
+    assert not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert _train(pool, sub, out) == 2
+    assert sorted(p.name for p in out.iterdir() if p.name != ".selbench.lock") == ["notes.txt"]
+    assert not (out / "run.json").exists()
+
+
+def test_locked_folder_refused(tmp_path, tar_pool, capsys):
+    """A second trainer in a folder another process works in: one line, exit 2, folder untouched."""
+    import subprocess
+    import sys
+    import time
+
+    from harness.lock import LOCK_NAME
+
+    sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5])
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from harness.lock import folder_lock\n"
+                               "with folder_lock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)",
+                               str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t0 = time.perf_counter()
+        assert _train(tar_pool, sub, out) == 2
+        assert time.perf_counter() - t0 < 10
+        _one_line_error(capsys, "in use by another selbench process", f"pid {holder.pid}")
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_empty_subset(tmp_path, tar_pool, capsys):

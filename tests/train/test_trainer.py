@@ -173,3 +173,44 @@ def test_killed_run_resumes_to_identical_checkpoints(first_run, tar_pool, subset
     assert (out / "checkpoint.pt").read_bytes() == (reference / "checkpoint.pt").read_bytes()
     assert result["checkpoint_sha256"] == first_run[1]["checkpoint_sha256"]
     assert result["final_loss"] == first_run[1]["final_loss"], f"killed at epoch {epoch}"
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux /proc)."""
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(x) for x in (task / "children").read_text().split()]
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_trainer_dies_with_selbench(first_run, tar_pool, subset, tmp_path):
+    """SIGKILL to ``selbench`` alone: its training child stops too; the rerun resumes to equal bytes."""
+    out = tmp_path / "orphan"
+    args = _cli_args(tar_pool, subset, out)
+    cli = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    first = checkpoint_dir(out) / "epoch_1.pt"
+    deadline = time.time() + 180
+    while not (first.exists() and is_complete(first)) and cli.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    trainers = _children(cli.pid)
+    assert trainers, "no training child"
+    os.kill(cli.pid, signal.SIGKILL)  # the parent only: the kernel's parent-death signal must act
+    cli.wait()
+    deadline = time.time() + 15
+    while any(_alive(p) for p in trainers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in trainers), "the trainer outlived selbench"
+    assert len(list(checkpoint_dir(out).glob("epoch_*.pt"))) < 5
+    assert subprocess.run(args, capture_output=True).returncode == 0
+    for n in range(1, 6):
+        assert ((checkpoint_dir(out) / f"epoch_{n}.pt").read_bytes()
+                == (checkpoint_dir(first_run[0]) / f"epoch_{n}.pt").read_bytes())
