@@ -86,18 +86,28 @@ def append_result(path: Path, line: dict) -> None:
         os.fsync(f.fileno())
 
 
+# Every task's main metric (acc1, mean_per_class_recall, mean_recall@1, worst-group or
+# worst-region accuracy, F1-macro, Jaccard score) is a fraction: a value outside [0, 1]
+# (NaN and infinities included) is a corrupt or forged result and must not rank.
+MAIN_METRIC_RANGE = (0.0, 1.0)
+
+
 def read_results(path: str | os.PathLike) -> list[dict]:
     """Read and validate a results file; return its lines as dicts.
 
     Each line must be a JSON object with a string ``key`` and ``dataset`` and a ``metrics``
-    object holding ``main_metric``; ``run`` (when present) must be an object. All lines must
-    come from one suite. Any violation is a one-line error naming the file and line.
+    object holding ``main_metric`` (null, or a number in ``MAIN_METRIC_RANGE``); ``run``
+    (when present) must be an object. The file must be UTF-8. All lines must come from one suite. Any violation is a one-line error naming the file and line.
     """
     path = Path(path)
     if not path.is_file():
         raise SelbenchError(f"results file {path} not found")
+    try:
+        content = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SelbenchError(f"{path}: not a UTF-8 results file (byte {exc.start})") from exc
     lines = []
-    for number, text in enumerate(path.read_text().splitlines(), start=1):
+    for number, text in enumerate(content.splitlines(), start=1):
         if text.strip():
             lines.append(_parse_line(path, number, text))
     suites = {ln["run"].get("suite") for ln in lines if isinstance(ln.get("run"), dict)}
@@ -122,8 +132,11 @@ def _parse_line(path: Path, number: int, text: str) -> dict:
     if not isinstance(metrics, dict) or "main_metric" not in metrics:
         raise SelbenchError(f"{where}: corrupt results line (no metrics.main_metric)")
     mm = metrics["main_metric"]
-    if mm is not None and not isinstance(mm, (int, float)):
+    if mm is not None and (isinstance(mm, bool) or not isinstance(mm, (int, float))):
         raise SelbenchError(f"{where}: corrupt results line (main_metric is not a number)")
+    if mm is not None and not (MAIN_METRIC_RANGE[0] <= mm <= MAIN_METRIC_RANGE[1]):
+        raise SelbenchError(f"{where}: main_metric {mm!r} of {line['key']!r} is outside "
+                            f"[{MAIN_METRIC_RANGE[0]:g}, {MAIN_METRIC_RANGE[1]:g}] (or not finite)")
     if "run" in line and not isinstance(line["run"], dict):
         raise SelbenchError(f"{where}: corrupt results line (run is not an object)")
     return line

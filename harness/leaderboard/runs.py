@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -17,6 +18,7 @@ from harness.errors import SelbenchError
 RESULTS_NAME = "eval_results.jsonl"
 MANIFEST_NAME = "subset.json"
 MANIFEST_SHA_KEYS = ("subset_sha256", "sha256")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 
 
 @dataclass
@@ -155,6 +157,8 @@ def _add_line(runs: dict, line: dict, path: Path, number: int) -> None:
     if not isinstance(info, dict) or info.get("suite") in (None, ""):
         raise SelbenchError(f"{where}: no 'run' object naming its suite (a results line of "
                             "`selbench evaluate` carries strategy, budget, seed, scale, suite)")
+    for field in ("strategy", "seed", "scale", "suite"):
+        _check_name(info.get(field), field, where)
     label, value = budget_label(info.get("budget"))
     run = Run(strategy=_text(info.get("strategy"), "none"), budget=label,
               seed=_text(info.get("seed"), "none") if not isinstance(info.get("seed"), int) else info["seed"],
@@ -181,6 +185,20 @@ def _sort_key(identity: tuple) -> tuple:
     seed = identity[2]
     numeric = (0, int(seed), "") if seed.lstrip("-").isdigit() else (1, 0, seed)
     return (identity[0], identity[1], numeric, *identity[3:])
+
+
+def _check_name(value, field: str, where: str) -> None:
+    """A run's strategy, seed, scale or suite: absent, an integer seed, or a plain name.
+
+    These become table cells and, for the scale, a folder (``submit``): a name is letters,
+    digits, '.', '_', '+', '-' (at most 100), starting with a letter or digit, so that no
+    result file can name a path (``..``, ``/``) or break a table row.
+    """
+    if value in (None, "") or (field == "seed" and isinstance(value, int) and not isinstance(value, bool)):
+        return
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+        raise SelbenchError(f"{where}: run {field} {str(value)[:60]!r} is not a valid name "
+                            "(letters, digits, '.', '_', '+', '-')")
 
 
 def _text(value, default: str) -> str:

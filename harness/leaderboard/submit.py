@@ -31,7 +31,8 @@ def main(cfg, words) -> int:
     """Submit ``cfg.run`` as ``cfg.name``; print where it went and how to rebuild; return 0."""
     if words or not cfg.get("run") or not cfg.get("name"):
         raise SelbenchError("usage: selbench submit run=DIR name=NAME [scale=...] [leaderboards_dir=DIR]")
-    dest = submit(cfg.run, str(cfg.name), scale=cfg.get("scale"),
+    scale = cfg.get("scale")  # scale=NAME composes harness/conf/scale/NAME.yaml (a config group)
+    dest = submit(cfg.run, str(cfg.name), scale=scale.name if scale is not None else None,
                   leaderboards_dir=cfg.get("leaderboards_dir") or "leaderboards")
     scale_dir = dest.parent.parent
     print(f"submitted {cfg.name} to {dest}")
@@ -57,10 +58,9 @@ def submit(run_dir: str | Path, name: str, scale: str | None = None,
     run, scores = _checked_run(files, run_dir)
     if scale is not None and str(scale) != run.scale:
         raise SelbenchError(f"run {run_dir} was trained at scale {run.scale!r}, not {scale!r}")
-    dest = Path(leaderboards_dir) / run.scale / "submissions" / name
-    if dest.exists():
+    dest = _destination(Path(leaderboards_dir), run.scale, name)
+    if dest.exists() or dest.is_symlink():
         raise SelbenchError(f"submission {dest} already exists; choose another name or remove it")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{name}.staging.", dir=dest.parent))
     try:
         for target, source in files.items():
@@ -70,6 +70,33 @@ def submit(run_dir: str | Path, name: str, scale: str | None = None,
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return dest
+
+
+def _destination(root: Path, scale: str, name: str) -> Path:
+    """``root/<scale>/submissions/<name>``, its parent created, checked to lie inside ``root``.
+
+    ``scale`` comes from a result file: it must be one plain folder name (no ``..``, no
+    separator, not absolute), and no folder below ``root`` on the way may be a symbolic link
+    (one could lead anywhere). Raises ``SelbenchError`` otherwise.
+    """
+    for part, what in ((scale, "scale"), (name, "name")):
+        if not NAME_RE.match(part) or Path(part).name != part or part in (".", ".."):
+            raise SelbenchError(f"submission {what} {part!r} is not a plain folder name")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        current = root
+        for part in (scale, "submissions"):
+            current = current / part
+            if current.is_symlink():
+                raise SelbenchError(f"{current} is a symbolic link; selbench writes submissions "
+                                    f"only into real folders under {root}")
+            current.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise SelbenchError(f"{root}/{scale}/submissions: cannot create the submission folder "
+                            f"({exc.strerror or exc})") from exc
+    if current.resolve() != root.resolve() / scale / "submissions":  # a link swapped in meanwhile
+        raise SelbenchError(f"submission folder {current} lies outside {root}")
+    return current / name
 
 
 def locate_files(run_dir: Path) -> dict[str, Path]:

@@ -207,3 +207,37 @@ def test_two_scales_stay_apart(sweep, tmp_path):
     alphas = [r for r in board["summary"] if r["strategy"] == "alpha"]
     assert sorted((r["scale"], r["n_seeds"]) for r in alphas) == [("small", 1), ("tiny", 3)]
     assert "strategy  budget  scale  seeds" in format_text_table(board)
+
+
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN", "1.5", "-0.01", "true", "1e309"])
+def test_out_of_range_metric_does_not_rank(tmp_path, value):
+    """A main metric that is not a fraction (inf, NaN, > 1, < 0, a bool) is refused by name."""
+    path = write_run(tmp_path / "sweep", "alpha", 0, ALPHA)
+    text = path.read_text().splitlines()
+    line = json.loads(text[0])
+    forged = json.dumps(line).replace(f'"main_metric": {json.dumps(line["metrics"]["main_metric"])}',
+                                      f'"main_metric": {value}')
+    assert forged != json.dumps(line)
+    path.write_text("\n".join([forged, *text[1:]]) + "\n")
+    with pytest.raises(SelbenchError, match=r"main_metric|not a number"):
+        build_leaderboard([path], tmp_path / "board")
+    assert not (tmp_path / "board").exists()
+
+
+def test_non_utf8_results_file(tmp_path):
+    path = write_run(tmp_path / "sweep", "alpha", 0, ALPHA)
+    path.write_bytes(path.read_bytes().replace(b"alpha", b"alph\xff", 1))
+    with pytest.raises(SelbenchError, match="not a UTF-8 results file"):
+        build_leaderboard([path], tmp_path / "board")
+
+
+@pytest.mark.parametrize("field,value", [("strategy", "a|b"), ("strategy", "../x"), ("seed", "1\n2"),
+                                         ("suite", "ti ny"), ("scale", ["tiny"]), ("seed", True)])
+def test_names_from_result_files_are_checked(tmp_path, field, value):
+    path = write_run(tmp_path / "sweep", "alpha", 0, ALPHA)
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    for line in lines:
+        line["run"][field] = value
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with pytest.raises(SelbenchError, match=f"run {field} .* is not a valid name"):
+        build_leaderboard([path], tmp_path / "board")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,56 @@ def test_refusals(run_dir, tmp_path):
     with pytest.raises(SelbenchError, match="not finished: missing .*train.json"):
         submit(run_dir, "y", leaderboards_dir=root)
     assert sorted(p.name for p in (root / "tiny" / "submissions").iterdir()) == ["x"]
+
+
+def test_submit_scale_as_shown_in_the_readme(run_dir, tmp_path, capsys):
+    """`submit scale=tiny` (a scale name) is accepted when it is the run's; another is refused."""
+    root = tmp_path / "leaderboards"
+    assert main(["submit", f"run={run_dir}", "name=m", "scale=tiny", f"leaderboards_dir={root}"]) == 0
+    assert (root / "tiny" / "submissions" / "m" / "submission.json").is_file()
+    capsys.readouterr()
+    assert main(["submit", f"run={run_dir}", "name=n", "scale=small", f"leaderboards_dir={root}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not 'small'" in err
+
+
+@pytest.mark.parametrize("scale", ["../../escaped", "..", "/tmp/selbench-escaped", "a/b", "tiny\nx"])
+def test_scale_from_a_result_file_cannot_leave_the_folder(tmp_path, capsys, scale):
+    """A forged run.scale (``..``, absolute, nested) is refused; nothing is written anywhere."""
+    results = write_run(tmp_path / "sweep", "alpha", 0, ALPHA, scale=scale)
+    run = results.parent.parent
+    root = tmp_path / "deep" / "leaderboards"
+    before = sorted(p for p in tmp_path.rglob("*"))
+    assert main(["submit", f"run={run}", "name=evil", f"leaderboards_dir={root}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a valid name" in err and "Traceback" not in err
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+    assert not (tmp_path / "escaped").exists() and not Path("/tmp/selbench-escaped").exists()
+
+
+def test_symlinked_scale_folder_is_refused(run_dir, tmp_path, capsys):
+    """``<leaderboards>/tiny`` a link to another folder: refused, the other folder untouched."""
+    root = tmp_path / "leaderboards"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root.mkdir()
+    (root / "tiny").symlink_to(outside, target_is_directory=True)
+    assert main(["submit", f"run={run_dir}", "name=m", f"leaderboards_dir={root}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "symbolic link" in err
+    assert list(outside.iterdir()) == []
+    (root / "tiny").unlink()
+    (root / "tiny").mkdir()
+    (root / "tiny" / "submissions").symlink_to(outside, target_is_directory=True)
+    assert main(["submit", f"run={run_dir}", "name=m", f"leaderboards_dir={root}"]) == 2
+    assert list(outside.iterdir()) == []
+
+
+def test_symlinked_submission_name_is_not_followed(run_dir, tmp_path):
+    """A dangling link where the submission would go counts as taken (never written through)."""
+    root = tmp_path / "leaderboards"
+    (root / "tiny" / "submissions").mkdir(parents=True)
+    (root / "tiny" / "submissions" / "m").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(SelbenchError, match="already exists"):
+        submit(run_dir, "m", leaderboards_dir=root)
+    assert not (tmp_path / "nowhere").exists()
