@@ -26,7 +26,8 @@ def main(cfg, words) -> int:
         raise SelbenchError(f"select needs strategy=NAME (see `selbench ls strategies`); {USAGE}")
     budget = budget_from_mapping(to_plain(cfg.budget))
     manifest = run_selection(cfg.pool, name, spec, budget, seed=int(cfg.seed), out=cfg.out,
-                             workers=int(cfg.get("workers", 1)), progress=bool(cfg.get("progress", True)))
+                             workers=int(cfg.get("workers", 1)), progress=bool(cfg.get("progress", True)),
+                             overwrite=bool(cfg.get("overwrite", False)))
     print(summary(manifest, cfg.out))
     return 0
 

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
+from harness.select.outputs import check_outputs
 from harness.io import atomic_path, package_versions, sha256_file
 from harness.pool.layout import Pool
 from harness.pool.uid import sort_uid_array
@@ -225,18 +226,20 @@ def _record_scores(context: SelectionContext, scores: np.ndarray, mask: np.ndarr
 
 # ----- the stage -----------------------------------------------------------------------------
 def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budget, seed: int,
-                  out, workers: int = 1, progress: bool | str = True) -> dict:
+                  out, workers: int = 1, progress: bool | str = True, overwrite: bool = False) -> dict:
     """Select a subset of ``pool_dir`` with ``strategy`` under ``budget``; return the manifest.
 
     Writes the sorted ``u8,u8`` subset to ``out`` (``.npy``) and the manifest JSON to
     ``out.with_suffix('.json')``, both atomically (a failed run leaves neither). Returns the
     existing manifest without recomputing when the same selection (strategy, resolved
     params, budget, seed, pool fingerprint) already finished and the file's sha256 matches.
+    Files at either name that are not a previous selection need ``overwrite=True``.
     """
     start = time.perf_counter()
     out = Path(out)
     if out.suffix != ".npy":
         raise SelbenchError(f"out={out}: the subset file must end in .npy")
+    check_outputs(out, overwrite)
     pool = Pool.open(pool_dir)
     executor = make_executor(workers)
     context = make_context(pool, seed, executor, progress)

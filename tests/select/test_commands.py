@@ -87,3 +87,44 @@ def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, make, args, 
     assert err.startswith("selbench: error: ") and err.count("\n") == 1, err
     assert message in err
     assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+def test_unrelated_files_are_not_overwritten(random_pool, tmp_path, capsys):
+    """`out=X.npy` beside someone's X.json (or an X.npy of unknown origin): refused unless overwrite=true."""
+    out = tmp_path / "sel.npy"
+    notes = out.with_suffix(".json")
+    notes.write_text('{"my": "notes"}')
+    args = [f"pool={random_pool}", "strategy=random", "budget.count=5", f"out={out}"]
+    rc, _, err = run_cli(capsys, *args)
+    assert rc == 2 and err.count("\n") == 1 and "overwrite=true" in err
+    assert notes.read_text() == '{"my": "notes"}' and not out.exists()
+    notes.unlink()
+    out.write_bytes(b"a DataComp subset from elsewhere")
+    rc, _, err = run_cli(capsys, *args)
+    assert rc == 2 and "overwrite=true" in err and out.read_bytes() == b"a DataComp subset from elsewhere"
+    rc, _, err = run_cli(capsys, *args, "overwrite=true")
+    assert rc == 0 and len(read_subset(out)) == 5
+    # a previous selection of that name is selbench's own: replaced without overwrite=true
+    rc, _, err = run_cli(capsys, f"pool={random_pool}", "strategy=random", "budget.count=7", f"out={out}")
+    assert rc == 0 and len(read_subset(out)) == 7
+
+
+@pytest.mark.parametrize("where, message", [
+    ("dir.npy", "is a directory"), ("file/sub.npy", "is not a directory"),
+    ("ro/sel.npy", "is not writable")])
+def test_bad_out_locations(random_pool, tmp_path, capsys, where, message):
+    import os
+
+    (tmp_path / "dir.npy").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "ro").mkdir()
+    os.chmod(tmp_path / "ro", 0o555)
+    try:
+        if where.startswith("ro/") and os.access(tmp_path / "ro", os.W_OK):
+            pytest.skip("running as root: permissions are not enforced")
+        rc, _, err = run_cli(capsys, f"pool={random_pool}", "strategy=random", "budget.count=5",
+                             f"out={tmp_path / where}")
+        assert rc == 2 and err.count("\n") == 1 and message in err, err
+        assert "Traceback" not in err
+    finally:
+        os.chmod(tmp_path / "ro", 0o755)
