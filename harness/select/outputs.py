@@ -1,8 +1,9 @@
 """Where ``select`` may write: ``out`` (``.npy``) and its manifest ``out.json``.
 
 Both are replaced only when they are absent or a previous selbench selection (a manifest
-that names ``out`` and records a subset sha256: a stale ``out`` beside it is recomputed);
-any other file at either name is the user's and
+that names ``out`` and records a subset sha256: a stale ``out`` beside it is recomputed;
+or ``out`` left by a kill between the two renames, its manifest still under the temporary
+name); any other file at either name is the user's and
 is overwritten only with ``overwrite=true``. The folder must exist or be creatable and be
 writable. Checked before any work, so a refusal costs nothing and leaves nothing.
 """
@@ -13,6 +14,7 @@ import os
 from pathlib import Path
 
 from harness.errors import SelbenchError
+from harness.io import sha256_file
 
 
 def check_outputs(out: Path, overwrite: bool = False) -> None:
@@ -44,13 +46,26 @@ def _existing_ancestor(path: Path) -> Path:
 
 
 def _previous_selection(out: Path, meta: Path) -> bool:
-    """True when ``meta`` is a selbench manifest naming ``out`` (``out`` itself may be stale)."""
-    if not meta.is_file():
+    """True when ``out``/``meta`` are selbench's: ``meta`` a manifest naming ``out`` (``out``
+    may be stale), or, after a kill between the two renames of a write, ``out`` alone with
+    the manifest still under its temporary name and recording ``out``'s sha256."""
+    if meta.is_file():
+        return _manifest_of(meta, out) is not None
+    if not out.is_file():
         return False
+    sha = sha256_file(out)
+    return any((_manifest_of(tmp, out) or {}).get("subset_sha256") == sha
+               for tmp in out.parent.glob(f".{meta.name}.*.tmp"))
+
+
+def _manifest_of(path: Path, out: Path) -> dict | None:
+    """The selection manifest in ``path`` if it is one naming ``out``, else None."""
     try:
-        manifest = json.loads(meta.read_bytes().decode("utf-8"))
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    return (isinstance(manifest, dict) and manifest.get("subset") == out.name
+        return None
+    if (isinstance(manifest, dict) and manifest.get("subset") == out.name
             and isinstance(manifest.get("strategy"), str)
-            and isinstance(manifest.get("subset_sha256"), str))
+            and isinstance(manifest.get("subset_sha256"), str)):
+        return manifest
+    return None

@@ -128,3 +128,15 @@ def test_bad_out_locations(random_pool, tmp_path, capsys, where, message):
         assert "Traceback" not in err
     finally:
         os.chmod(tmp_path / "ro", 0o755)
+
+
+def test_rerun_after_a_kill_between_the_two_renames(random_pool, tmp_path, capsys):
+    """X.npy in place, its manifest still under the temporary name (SIGKILL): the rerun resumes."""
+    out = tmp_path / "sel.npy"
+    args = [f"pool={random_pool}", "strategy=random", "budget.count=5", f"out={out}"]
+    assert run_cli(capsys, *args)[0] == 0
+    reference = out.read_bytes()
+    out.with_suffix(".json").rename(tmp_path / ".sel.json.abc123.tmp")
+    rc, _, err = run_cli(capsys, *args)
+    assert rc == 0, err
+    assert out.read_bytes() == reference and out.with_suffix(".json").is_file()
