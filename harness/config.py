@@ -57,9 +57,27 @@ def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
             cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+        OmegaConf.resolve(cfg)  # an unresolvable ${...} is bad input, reported here
     except (HydraException, OmegaConfBaseException) as exc:
         raise SelbenchError(f"bad configuration: {_one_line(exc)}") from exc
     return cfg
+
+
+def integer(value, key: str, minimum: int | None = None) -> int:
+    """``value`` (a config value, e.g. ``seed=abc``) as an int >= ``minimum``; else a ``SelbenchError``."""
+    if isinstance(value, bool) or value is None:
+        raise SelbenchError(f"{key}={value} is not an integer")
+    try:
+        number = int(value) if not isinstance(value, float) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None and isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if number is None:
+        raise SelbenchError(f"{key}={value} is not an integer")
+    if minimum is not None and number < minimum:
+        raise SelbenchError(f"{key}={value} must be >= {minimum}")
+    return number
 
 
 def to_plain(cfg) -> dict:

@@ -34,6 +34,27 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         raise
 
 
+def check_out_dir(path: str | os.PathLike) -> Path:
+    """Check that ``path`` is, or can be created as, a writable folder; return it.
+
+    Creates nothing. Raises ``SelbenchError`` (one line) when ``path`` is a file, lies under
+    a file, or its nearest existing folder is not writable.
+    """
+    from harness.errors import SelbenchError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SelbenchError(f"out={path} exists and is not a directory")
+    probe = Path(os.path.abspath(path))
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SelbenchError(f"out={path}: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SelbenchError(f"out={path}: {probe} is not writable")
+    return path
+
+
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``target`` atomically."""
     with atomic_path(target) as tmp:

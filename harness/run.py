@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import shlex
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from harness.config import to_plain
+from harness.config import integer, to_plain
 from harness.errors import SelbenchError
 from harness.io import write_text_atomic
 from harness.lock import folder_lock, remove_lock_file
@@ -56,9 +57,14 @@ def make_budget(label: str):
 
     if label == "none":
         return Budget(natural=True)
-    value = float(label)
-    if value <= 0:
-        raise SelbenchError(f"budget {label} must be positive")
+    try:
+        value = float(label)
+    except ValueError:
+        raise SelbenchError(f"budget {label!r} is not none, a fraction or a count") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SelbenchError(f"budget {label} must be a positive, finite number")
+    if value > 1 and not value.is_integer():
+        raise SelbenchError(f"budget {label}: a count (> 1) must be a whole number")
     return Budget(fraction=value) if value <= 1 else Budget(count=int(value))
 
 
@@ -73,8 +79,9 @@ def plan(cfg) -> list[RunSpec]:
         node = (cfg.strategy_params or {}).get(name)
         params = json.dumps(to_plain(node) if node is not None else {}, sort_keys=True)
         for budget in ([own[name]] if name in own else budgets):
+            make_budget(budget)  # bad budgets fail before anything runs
             for seed in cfg.seeds:
-                specs.append(RunSpec(str(name), budget, int(seed), params))
+                specs.append(RunSpec(str(name), budget, integer(seed, "seeds"), params))
     return specs
 
 
@@ -144,6 +151,7 @@ def main(cfg, words) -> int:
         raise SelbenchError(f"run: give a value for {', '.join(missing)} (e.g. {missing[0]}=...)")
     out = Path(cfg.out)
     specs = plan(cfg)
+    integer(cfg.workers, "workers", 1)
     created = not out.exists()
     with folder_lock(out):  # one `selbench run` per folder
         started = time.time()

@@ -29,10 +29,16 @@ def main(cfg, words) -> int:
     for field in ("checkpoint", "data_root", "out"):
         if not cfg.get(field):
             raise SelbenchError(f"selbench evaluate needs {field}=...")
+    from harness.config import integer
+    from harness.io import check_out_dir
+
+    batch_size = integer(cfg.batch_size, "batch_size", 1)
+    num_workers = integer(cfg.num_workers, "num_workers", 0)
+    check_out_dir(cfg.out)
     lines = evaluate(Path(cfg.checkpoint), str(cfg.suite), Path(cfg.data_root), Path(cfg.out),
                      allow_missing=bool(cfg.allow_missing), tasks=as_key_list(cfg.get("only")),
-                     batch_size=int(cfg.batch_size), model=cfg.get("model"),
-                     num_workers=int(cfg.num_workers), device=cfg.get("device"))
+                     batch_size=batch_size, model=cfg.get("model"),
+                     num_workers=num_workers, device=cfg.get("device"))
     for line in lines:
         score = line["metrics"]["main_metric"]
         print(f"{line['dataset']:<28} {'-' if score is None else f'{score:.4f}'}")

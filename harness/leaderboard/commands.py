@@ -30,9 +30,16 @@ def main(cfg, words) -> int:
         raise SelbenchError("leaderboard needs results=[FILE_OR_DIR,...]")
     if not cfg.get("out"):
         raise SelbenchError("leaderboard needs out=DIR")
+    from harness.config import integer
+    from harness.io import check_out_dir
+
+    digits = integer(cfg.get("digits", 3), "digits", 0)
+    if digits > 15:
+        raise SelbenchError(f"digits={digits} must be <= 15 (float precision)")
+    check_out_dir(cfg.out)
     board = build_leaderboard(results, cfg.out, title=cfg.get("title"),
-                              manifests=as_list(cfg.get("manifests")), digits=int(cfg.get("digits", 3)),
+                              manifests=as_list(cfg.get("manifests")), digits=digits,
                               plots=bool(cfg.get("plots", True)))
-    print(format_text_table(board, runs=bool(cfg.get("print_runs", False)), digits=int(cfg.get("digits", 3))))
+    print(format_text_table(board, runs=bool(cfg.get("print_runs", False)), digits=digits))
     print(f"wrote {board['files']['leaderboard.html']} and {len(board['plots'])} plot(s)")
     return 0

@@ -24,9 +24,11 @@ def main(cfg, words) -> int:
     name = spec.pop("name", None)
     if not name:
         raise SelbenchError(f"select needs strategy=NAME (see `selbench ls strategies`); {USAGE}")
+    from harness.config import integer
+
+    seed, workers = integer(cfg.seed, "seed"), integer(cfg.get("workers", 1), "workers", 1)
     budget = budget_from_mapping(to_plain(cfg.budget))
-    manifest = run_selection(cfg.pool, name, spec, budget, seed=int(cfg.seed), out=cfg.out,
-                             workers=int(cfg.get("workers", 1)), progress=bool(cfg.get("progress", True)),
+    manifest = run_selection(cfg.pool, name, spec, budget, seed=seed, out=cfg.out, workers=workers, progress=bool(cfg.get("progress", True)),
                              overwrite=bool(cfg.get("overwrite", False)))
     print(summary(manifest, cfg.out))
     return 0

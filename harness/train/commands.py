@@ -15,13 +15,18 @@ def main(cfg, words) -> int:
     missing = [k for k in ("pool", "subset", "out") if not c.get(k)]
     if missing:
         raise SelbenchError(f"selbench train needs {', '.join(f'{k}=...' for k in missing)}")
+    from harness.config import integer
     from harness.train.trainer import train
 
+    seed = integer(c["seed"], "seed")
+    for key, least in (("workers", 0), ("threads", 1), ("nproc_per_node", 1)):
+        if c.get(key) is not None:
+            c[key] = integer(c[key], key, least)
     run_opts = {k: c[k] for k in ("launcher", "nproc_per_node", "device", "threads", "progress")
                 if c.get(k) is not None}
     scale_opts = scale_overrides(c["scale"])
     scale_opts.update({k: c[k] for k in ("precision", "workers") if c.get(k) is not None})
-    result = train(c["pool"], c["subset"], c["scale"]["name"], c["out"], seed=int(c["seed"]),
+    result = train(c["pool"], c["subset"], c["scale"]["name"], c["out"], seed=seed,
                    **run_opts, **scale_opts)
     summary = {k: result.get(k) for k in ("scale", "model", "samples_seen", "seed", "wall_time_s",
                                           "samples_per_s", "final_loss", "checkpoint")}

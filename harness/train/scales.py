@@ -46,7 +46,24 @@ def apply_overrides(scale: dict, overrides: dict) -> dict:
                             f"(scale keys: {', '.join([*SCALE_KEYS[2:], *OPTIONAL_KEYS])})")
     out = dict(scale)
     out.update(overrides)
+    check_values(out)
     return out
+
+
+def check_values(scale: dict) -> None:
+    """Raise ``SelbenchError`` unless the scale's numbers can train (counts >= 1, finite rates)."""
+    import math
+
+    least = {"samples_seen": 1, "global_batch_size": 1, "epochs": 1, "warmup": 0, "workers": 0}
+    for key, minimum in least.items():
+        value = scale.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise SelbenchError(f"scale {scale.get('name')}: {key}={value!r} must be an integer >= {minimum}")
+    for key in ("lr", "beta1", "beta2", "eps", "wd"):
+        value = scale.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value < 0:
+            raise SelbenchError(f"scale {scale.get('name')}: {key}={value!r} must be a finite number >= 0")
 
 
 def steps_per_epoch(scale: dict, workers: int = 1) -> int:

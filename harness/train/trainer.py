@@ -91,10 +91,7 @@ def _selection(subset: Path, pool: Pool) -> dict:
     manifest_path = subset.with_suffix(".json")
     if not manifest_path.is_file():
         return {}
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SelbenchError(f"{manifest_path}: invalid JSON ({exc})") from exc
+    manifest = _read_json(manifest_path)
     pool_field = manifest.get("pool")
     fp = manifest.get("pool_fingerprint") or (
         pool_field.get("fingerprint") if isinstance(pool_field, dict) else None)

@@ -1,0 +1,235 @@
+"""Malformed command-line input, command by command: every case ends in exit status 2, exactly
+one ``selbench: error:`` line on stderr, no traceback, nothing written, within a time bound.
+
+The cases are run in-process through ``harness.cli.main`` (an exception escaping it fails the
+test, as a traceback would); ``test_real_cli_prints_no_traceback`` runs some of them as real
+processes. Tar and pool-file corruption are covered elsewhere (the shard reader's tests).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+TIME_BOUND_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def ctx(test_pool, tmp_path_factory) -> dict:
+    """Inputs the cases refer to: the test pool, a subset of it, result files, a stray file."""
+    from harness.select.base import Budget
+    from harness.select.engine import run_selection
+
+    pool, _ = test_pool
+    root = tmp_path_factory.mktemp("inputs")
+    subset = root / "sub.npy"
+    run_selection(pool, "random", {}, Budget(count=20), 0, subset, progress=False)
+    (root / "afile").write_text("a file, not a folder\n")
+    good = {"key": "objects", "dataset": "Objects", "metrics": {"acc1": 0.5, "main_metric": 0.5},
+            "run": {"strategy": "random", "budget": {"fraction": 0.3}, "seed": 0, "scale": "tiny",
+                    "suite": "tiny", "checkpoint_sha256": "c" * 64, "subset_sha256": "s" * 64}}
+    results = {
+        "good.jsonl": json.dumps(good) + "\n",
+        "latin1.jsonl": None,
+        "notjson.jsonl": "{this is not json\n",
+        "list.jsonl": "[1, 2]\n",
+        "inf.jsonl": json.dumps(good).replace('"main_metric": 0.5', '"main_metric": Infinity') + "\n",
+        "nan.jsonl": json.dumps(good).replace('"main_metric": 0.5', '"main_metric": NaN') + "\n",
+        "big.jsonl": json.dumps(good).replace('"main_metric": 0.5', '"main_metric": 1.5') + "\n",
+        "bool.jsonl": json.dumps(good).replace('"main_metric": 0.5', '"main_metric": true') + "\n",
+        "norun.jsonl": json.dumps({k: v for k, v in good.items() if k != "run"}) + "\n",
+        "dotscale.jsonl": json.dumps(good).replace('"scale": "tiny"', '"scale": "../../x"') + "\n",
+        "empty.jsonl": "",
+    }
+    for name, text in results.items():
+        if text is None:
+            (root / name).write_bytes(json.dumps(good).replace("Objects", "Obj\u00e9cts").encode("latin-1")
+                                      + b"\n")
+        else:
+            (root / name).write_text(text)
+    (root / "list.json").write_text("[1, 2]\n")
+    (root / "string.json").write_text('"a manifest"\n')
+    (root / "garbage.pt").write_bytes(os.urandom(256))
+    (root / "garbage.npy").write_bytes(b"not an npy file at all")
+    (root / "dir.npy").mkdir()
+    for name, manifest in (("list", "[1, 2]"), ("latin", None), ("broken", "{oops")):
+        sub = root / f"{name}_sub.npy"
+        sub.write_bytes(subset.read_bytes())
+        target = sub.with_suffix(".json")
+        if manifest is None:
+            target.write_bytes(b'{"strategy": "r\xe9sum\xe9"}')
+        else:
+            target.write_text(manifest)
+    (root / "notes.json").write_text('{"my": "notes"}')
+    return {"pool": pool, "root": root, "subset": subset}
+
+
+P = "{pool}"
+R = "{root}"
+SEL = ["select", f"pool={P}", "strategy=random", "budget.count=5", "progress=false"]
+TRAIN = ["train", f"pool={P}", "subset={subset}", "progress=false"]
+EVAL = ["evaluate", f"checkpoint={R}/garbage.pt", "suite=tiny", f"data_root={P}/evalsets"]
+BOARD = ["leaderboard"]
+RUN = ["run", f"pool={P}", "strategies=[random]"]
+
+# (case id, argv (formatted with ctx), a fragment of the expected error)
+CASES = [
+    # select
+    ("select-seed-abc", [*SEL, f"out={R}/o/s.npy", "seed=abc"], "seed=abc is not an integer"),
+    ("select-seed-float", [*SEL, f"out={R}/o/s.npy", "seed=1.5"], "not an integer"),
+    ("select-workers-abc", [*SEL, f"out={R}/o/s.npy", "workers=abc"], "workers=abc"),
+    ("select-workers-0", [*SEL, f"out={R}/o/s.npy", "workers=0"], "workers"),
+    ("select-out-interpolation", [*SEL, "out=${nope}"], "Interpolation key 'nope'"),
+    ("select-seed-interpolation", [*SEL, f"out={R}/o/s.npy", "seed=${nope.deeper}"], "Interpolation"),
+    ("select-out-directory", [*SEL, f"out={R}/dir.npy"], "is a directory"),
+    ("select-out-under-file", [*SEL, f"out={R}/afile/s.npy"], "is not a directory"),
+    ("select-out-not-npy", [*SEL, f"out={R}/o/s.txt"], "must end in .npy"),
+    ("select-out-unrelated-json", [*SEL, f"out={R}/notes.npy"], "overwrite=true"),
+    ("select-out-unrelated-npy", [*SEL, f"out={R}/garbage.npy"], "overwrite=true"),
+    ("select-unknown-strategy", ["select", f"pool={P}", "strategy=clip_scor", "budget.count=5",
+                                 f"out={R}/o/s.npy"], "unknown strategy"),
+    ("select-count-0", ["select", f"pool={P}", "strategy=random", "budget.count=0", f"out={R}/o/s.npy"],
+     "budget.count=0"),
+    ("select-no-pool", ["select", f"pool={R}/nope", "strategy=random", "budget.count=5",
+                        f"out={R}/o/s.npy"], "nope"),
+    ("select-no-out", [*SEL], "out="),
+    ("select-word", [*SEL, "banana", f"out={R}/o/s.npy"], "banana"),
+    ("select-not-key-value", ["select", "pool"], ""),
+    # train
+    ("train-seed-abc", [*TRAIN, f"out={R}/t", "seed=abc"], "seed=abc is not an integer"),
+    ("train-workers-abc", [*TRAIN, f"out={R}/t", "workers=abc"], "workers=abc"),
+    ("train-workers-negative", [*TRAIN, f"out={R}/t", "workers=-1"], "workers=-1"),
+    ("train-threads-0", [*TRAIN, f"out={R}/t", "threads=0"], "threads=0"),
+    ("train-batch-0", [*TRAIN, f"out={R}/t", "scale.global_batch_size=0"], "global_batch_size=0"),
+    ("train-epochs-0", [*TRAIN, f"out={R}/t", "scale.epochs=0"], "epochs=0"),
+    ("train-samples-negative", [*TRAIN, f"out={R}/t", "scale.samples_seen=-5"], "samples_seen=-5"),
+    ("train-lr-nan", [*TRAIN, f"out={R}/t", "scale.lr=nan"], "lr=nan"),
+    ("train-lr-text", [*TRAIN, f"out={R}/t", "scale.lr=fast"], "lr='fast'"),
+    ("train-unknown-scale", [*TRAIN, f"out={R}/t", "scale=smal"], "scale"),
+    ("train-manifest-list", ["train", f"pool={P}", f"subset={R}/list_sub.npy", f"out={R}/t"],
+     "expected a JSON object"),
+    ("train-manifest-latin1", ["train", f"pool={P}", f"subset={R}/latin_sub.npy", f"out={R}/t"],
+     "not valid JSON"),
+    ("train-manifest-broken", ["train", f"pool={P}", f"subset={R}/broken_sub.npy", f"out={R}/t"],
+     "not valid JSON"),
+    ("train-out-file", [*TRAIN, f"out={R}/afile"], "not writable"),
+    ("train-out-under-file", [*TRAIN, f"out={R}/afile/t"], "not writable"),
+    ("train-subset-missing", ["train", f"pool={P}", f"subset={R}/nope.npy", f"out={R}/t"], "nope.npy"),
+    ("train-subset-garbage", ["train", f"pool={P}", f"subset={R}/garbage.npy", f"out={R}/t"],
+     "garbage.npy"),
+    ("train-no-out", [*TRAIN], "out=..."),
+    # evaluate
+    ("evaluate-batch-0", [*EVAL, f"out={R}/e", "batch_size=0"], "batch_size=0 must be >= 1"),
+    ("evaluate-batch-abc", [*EVAL, f"out={R}/e", "batch_size=abc"], "batch_size=abc"),
+    ("evaluate-workers-negative", [*EVAL, f"out={R}/e", "num_workers=-1"], "num_workers=-1"),
+    ("evaluate-out-file", [*EVAL, f"out={R}/afile"], "not a directory"),
+    ("evaluate-out-under-file", [*EVAL, f"out={R}/afile/e"], "is a file"),
+    ("evaluate-no-checkpoint", ["evaluate", f"checkpoint={R}/nope.pt", "suite=tiny",
+                                f"data_root={P}/evalsets", f"out={R}/e"], "nope.pt"),
+    ("evaluate-unknown-suite", [*EVAL, "suite=tinyy", f"out={R}/e"], "tinyy"),
+    # leaderboard
+    ("leaderboard-digits-negative", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/b", "digits=-1"],
+     "digits=-1 must be >= 0"),
+    ("leaderboard-digits-abc", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/b", "digits=abc"],
+     "digits=abc"),
+    ("leaderboard-digits-huge", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/b", "digits=400"],
+     "digits=400"),
+    ("leaderboard-latin1", [*BOARD, f"results=[{R}/latin1.jsonl]", f"out={R}/b"], "not a UTF-8"),
+    ("leaderboard-not-json", [*BOARD, f"results=[{R}/notjson.jsonl]", f"out={R}/b"], "corrupt"),
+    ("leaderboard-line-list", [*BOARD, f"results=[{R}/list.jsonl]", f"out={R}/b"], "not a JSON object"),
+    ("leaderboard-inf", [*BOARD, f"results=[{R}/inf.jsonl]", f"out={R}/b"], "outside [0, 1]"),
+    ("leaderboard-nan", [*BOARD, f"results=[{R}/nan.jsonl]", f"out={R}/b"], "outside [0, 1]"),
+    ("leaderboard-above-1", [*BOARD, f"results=[{R}/big.jsonl]", f"out={R}/b"], "outside [0, 1]"),
+    ("leaderboard-bool", [*BOARD, f"results=[{R}/bool.jsonl]", f"out={R}/b"], "not a number"),
+    ("leaderboard-no-run", [*BOARD, f"results=[{R}/norun.jsonl]", f"out={R}/b"], "no 'run' object"),
+    ("leaderboard-dot-scale", [*BOARD, f"results=[{R}/dotscale.jsonl]", f"out={R}/b"], "not a valid name"),
+    ("leaderboard-empty", [*BOARD, f"results=[{R}/empty.jsonl]", f"out={R}/b"], "no results"),
+    ("leaderboard-missing", [*BOARD, f"results=[{R}/nope.jsonl]", f"out={R}/b"], "does not exist"),
+    ("leaderboard-manifest-list", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/b",
+                                   f"manifests=[{R}/list.json]"], "not a JSON object"),
+    ("leaderboard-manifest-string", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/b",
+                                     f"manifests=[{R}/string.json]"], "not a JSON object"),
+    ("leaderboard-out-file", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/afile"], "not a directory"),
+    ("leaderboard-out-under-file", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/afile/b"], "is a file"),
+    # run
+    ("run-budget-abc", [*RUN, f"out={R}/r", "budgets=[abc]"], "budget 'abc'"),
+    ("run-budget-nan", [*RUN, f"out={R}/r", "budgets=[nan]"], "finite"),
+    ("run-budget-inf", [*RUN, f"out={R}/r", "budgets=[inf]"], "finite"),
+    ("run-budget-negative", [*RUN, f"out={R}/r", "budgets=[-0.3]"], "positive"),
+    ("run-budget-fractional-count", [*RUN, f"out={R}/r", "budgets=[1.5]"], "whole number"),
+    ("run-seeds-abc", [*RUN, f"out={R}/r", "seeds=[abc]"], "seeds=abc"),
+    ("run-workers-abc", [*RUN, f"out={R}/r", "workers=abc"], "workers=abc"),
+    ("run-strategies-empty", ["run", f"pool={P}", f"out={R}/r", "strategies=[]"], "strategies is empty"),
+    ("run-out-file", [*RUN, f"out={R}/afile"], "not writable"),
+    ("run-no-pool", ["run", f"pool={R}/nope", f"out={R}/r"], "not found"),
+    ("run-word", [*RUN, "now", f"out={R}/r"], "now"),
+    # submit
+    ("submit-no-run", ["submit", f"run={R}/nope", "name=x", f"leaderboards_dir={R}/lb"], "does not exist"),
+    ("submit-bad-name", ["submit", f"run={R}", "name=../x", f"leaderboards_dir={R}/lb"], "name"),
+    ("submit-unknown-scale", ["submit", f"run={R}", "name=x", "scale=nope", f"leaderboards_dir={R}/lb"],
+     "nope"),
+    ("submit-unfinished", ["submit", f"run={R}", "name=x", f"leaderboards_dir={R}/lb"], "not finished"),
+    # ls and the command line itself
+    ("ls-unknown", ["ls", "nothing"], "usage: selbench ls"),
+    ("ls-unknown-suite", ["ls", "tasks", "suite=nope"], "nope"),
+    ("unknown-command", ["selectt"], "unknown command"),
+    ("unknown-key", ["select", "color=blue"], "color"),
+]
+
+
+def _fill(argv: list[str], ctx: dict) -> list[str]:
+    """Put the fixture's paths in for ``{pool}``, ``{root}``, ``{subset}``."""
+    out = []
+    for arg in argv:
+        for key in ("pool", "root", "subset"):
+            arg = arg.replace("{" + key + "}", str(ctx[key]))
+        out.append(arg)
+    return out
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("argv, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed_input(ctx, capsys, argv, expected):
+    args = _fill(argv, ctx)
+    before = _snapshot(ctx["root"])
+    cwd = os.getcwd()
+    os.chdir(ctx["root"])  # a relative default out= (run's runs/default) lands here, not in the repo
+    try:
+        t0 = time.perf_counter()
+        rc = main(args)
+        elapsed = time.perf_counter() - t0
+    finally:
+        os.chdir(cwd)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.count("\n") == 1 and err.startswith("selbench: error:"), err
+    assert "Traceback" not in err and expected in err, err
+    assert elapsed < TIME_BOUND_S
+    assert _snapshot(ctx["root"]) == before, "the failed command changed the folder"
+
+
+def test_corpus_size():
+    """The issue asks for at least 60 malformed inputs (here, without tars and pool files)."""
+    assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", ["select-seed-abc", "train-batch-0", "leaderboard-latin1",
+                                  "run-budget-nan", "evaluate-out-under-file"])
+def test_real_cli_prints_no_traceback(ctx, case):
+    argv = next(c[1] for c in CASES if c[0] == case)
+    args = _fill(argv, ctx)
+    done = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
+                          text=True, timeout=TIME_BOUND_S, cwd=ctx["root"])
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
