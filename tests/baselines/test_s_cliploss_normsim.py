@@ -44,7 +44,7 @@ def test_keeps_budget_rows_inside_the_s_cliploss_top_30(setup, tmp_path):
 def test_threshold_applies_to_normsim_of_survivors(setup, tmp_path):
     root, target = setup
     m = run_selection(root, "s_cliploss_normsim", dict(PARAMS, target=target), Budget(threshold=0.5),
-                      0, tmp_path / "t.npy", progress=False)
+                      0, tmp_path / "threshold.npy", progress=False)  # t.npy is the target
     assert 0 < m["selected"] <= 45
 
 
