@@ -7,7 +7,7 @@ Layout under ``out``::
     runs/<strategy>[-<params hash>]/budget-<b>/seed<k>/subset.npy, subset.json, train/, eval/eval_results.jsonl
     leaderboard/leaderboard.{csv,md,html}, plots/
     command.txt, config.yaml (written once the pool and evaluation sets are found)
-    .selbench.lock (held while a process works in ``out``: a second ``run`` there is refused)
+    .selbench.lock (held while a process works in ``out``; a second ``run`` there is refused)
 """
 from __future__ import annotations
 

@@ -85,6 +85,7 @@ def test_run_killed_in_every_stage_equals_uninterrupted(test_pool, tmp_path):
     killed = [stage for stage, marker in STAGES if _kill_at(args, out, marker)]
     done = subprocess.run(args, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+    print(f"killed in: {killed}")
     assert len(killed) >= 4, killed  # selection can finish between two polls
     a, b = _outputs(reference), _outputs(out)
     assert a.keys() == b.keys()

@@ -97,7 +97,8 @@ def read_results(path: str | os.PathLike) -> list[dict]:
 
     Each line must be a JSON object with a string ``key`` and ``dataset`` and a ``metrics``
     object holding ``main_metric`` (null, or a number in ``MAIN_METRIC_RANGE``); ``run``
-    (when present) must be an object. The file must be UTF-8. All lines must come from one suite. Any violation is a one-line error naming the file and line.
+    (when present) must be an object. The file must be UTF-8. All lines must come from one
+    suite. Any violation is a one-line error naming the file and line.
     """
     path = Path(path)
     if not path.is_file():

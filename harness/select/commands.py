@@ -28,7 +28,8 @@ def main(cfg, words) -> int:
 
     seed, workers = integer(cfg.seed, "seed"), integer(cfg.get("workers", 1), "workers", 1)
     budget = budget_from_mapping(to_plain(cfg.budget))
-    manifest = run_selection(cfg.pool, name, spec, budget, seed=seed, out=cfg.out, workers=workers, progress=bool(cfg.get("progress", True)),
+    manifest = run_selection(cfg.pool, name, spec, budget, seed=seed, out=cfg.out, workers=workers,
+                             progress=bool(cfg.get("progress", True)),
                              overwrite=bool(cfg.get("overwrite", False)))
     print(summary(manifest, cfg.out))
     return 0

@@ -5,7 +5,9 @@ cannot stop its trainer; instead the trainer asks the kernel (``prctl(PR_SET_PDE
 to send it SIGTERM when its parent exits. ``launch`` sets it in the child before ``exec``
 (it survives ``exec``); ``entry`` sets it again in each training process, which covers the
 ranks that ``torchrun`` starts. open_clip's dataloader workers already exit when their
-trainer does (torch's worker watchdog). On systems without ``prctl`` this does nothing.
+trainer does (torch's worker watchdog). The kernel sends the signal when the *thread*
+that started the child exits; ``launch.run`` waits for the child in that thread, so the
+thread outlives it. On systems without ``prctl`` this does nothing.
 """
 from __future__ import annotations
 
