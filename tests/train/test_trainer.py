@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.train.checkpoints import checkpoint_dir, is_complete
+from harness.train.checkpoints import checkpoint_dir, epoch_checkpoints, is_complete
 from harness.train.trainer import train
 
 from .conftest import pool_uids, subset_file
@@ -156,7 +156,7 @@ def test_killed_run_resumes_to_identical_checkpoints(first_run, tar_pool, subset
     args = _cli_args(tar_pool, subset, out)
     _kill_after_epoch(args, out, epoch)
     time.sleep(0.5)
-    done = sorted(int(p.stem.split("_")[1]) for p in checkpoint_dir(out).glob("epoch_*.pt"))
+    done = sorted(epoch_checkpoints(out))
     assert epoch in done and len(done) < 5, (epoch, done)
     assert not (out / "train.json").exists() and not (out / "checkpoint.pt").exists()
     assert subprocess.run(args, capture_output=True).returncode == 0
@@ -178,9 +178,22 @@ def test_killed_run_resumes_to_identical_checkpoints(first_run, tar_pool, subset
 def _children(pid: int) -> list[int]:
     """Direct children of ``pid`` (Linux /proc)."""
     kids = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids += [int(x) for x in (task / "children").read_text().split()]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids += [int(x) for x in (task / "children").read_text().split()]
+    except OSError:  # it exited meanwhile
+        pass
     return kids
+
+
+def _descendants(pid: int) -> list[int]:
+    """Children of ``pid``, their children, and so on."""
+    found, todo = [], [pid]
+    while todo:
+        for kid in _children(todo.pop()):
+            found.append(kid)
+            todo.append(kid)
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -201,15 +214,15 @@ def test_trainer_dies_with_selbench(first_run, tar_pool, subset, tmp_path):
     deadline = time.time() + 180
     while not (first.exists() and is_complete(first)) and cli.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    trainers = _children(cli.pid)
-    assert trainers, "no training child"
+    trainers = _descendants(cli.pid)  # the trainer and its dataloader worker
+    assert len(trainers) >= 2, "no training child with a dataloader worker"
     os.kill(cli.pid, signal.SIGKILL)  # the parent only: the kernel's parent-death signal must act
     cli.wait()
-    deadline = time.time() + 15
+    deadline = time.time() + 20  # the worker notices its trainer's death within 5 s (torch)
     while any(_alive(p) for p in trainers) and time.time() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(p) for p in trainers), "the trainer outlived selbench"
-    assert len(list(checkpoint_dir(out).glob("epoch_*.pt"))) < 5
+    assert not any(_alive(p) for p in trainers), "the trainer or its worker outlived selbench"
+    assert len(epoch_checkpoints(out)) < 5
     assert subprocess.run(args, capture_output=True).returncode == 0
     for n in range(1, 6):
         assert ((checkpoint_dir(out) / f"epoch_{n}.pt").read_bytes()
