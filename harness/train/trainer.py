@@ -66,7 +66,10 @@ def train(pool_dir, subset, scale: str, out, seed: int = 0, **overrides) -> dict
     with folder_lock(out) as lock_fd:  # one trainer per folder; the training child inherits it
         had_shards = (out / "shards").exists()
         for stale in out.glob(".shards.*.tmp"):  # a reshard killed mid-way (we hold the lock)
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:  # killed before the placeholder file became a folder
+                stale.unlink(missing_ok=True)
         try:
             _check_out(out, identity)
             meta = reshard(pool.root, subset, out / "shards",

@@ -107,3 +107,18 @@ def test_unwritable_out(tmp_path, tar_pool, capsys):
 def test_missing_arguments(capsys):
     assert main(["train", "pool=x"]) == 2
     _one_line_error(capsys, "subset=...", "out=...")
+
+
+def test_killed_reshard_leftovers_are_removed(tmp_path, tar_pool, capsys):
+    """A reshard killed at any point leaves ``.shards.*.tmp`` (a file or a folder): the rerun removes it."""
+    from harness.train.trainer import train
+
+    sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5] + ["0f" * 16])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".shards.abc.tmp").write_text("")      # killed right after mkstemp
+    (out / ".shards.def.tmp").mkdir()             # killed while writing tars
+    (out / ".shards.def.tmp" / "00000000.tar").write_bytes(b"partial")
+    with pytest.raises(Exception, match="not in pool"):
+        train(tar_pool, sub, "tiny", out, progress=False)
+    assert not list(out.glob(".shards.*"))
