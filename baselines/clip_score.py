@@ -16,7 +16,7 @@ Which rows are kept:
   highest scores, ties broken by uid;
 - ``budget.threshold=X``: every row with ``score >= X`` (DataComp's threshold mode);
 - DataComp's fraction rule, ``strategy.datacomp_fraction=f`` with ``budget=natural``
-  (or ``budget=none``): DataComp's ``load_uids_with_clip_score`` turns f into ONE global
+  (or ``budget=natural``): DataComp's ``load_uids_with_clip_score`` turns f into ONE global
   threshold, the value at index int(N·f) of the scores sorted descending, and keeps
   ``score >= threshold``: int(N·f)+1 rows, plus any rows tied with the threshold. The
   threshold is recorded in the manifest (``extra.datacomp_threshold``). Combined with a

@@ -37,7 +37,7 @@ DataComp. The approximation keeps a word whose first sense is some other synset;
 letters are not lemmas here ("a" is vitamin A in ImageNet-21k, but its first WordNet sense
 is the angstrom), so the article "a" does not pass every caption.
 
-Budgets: under ``budget=none`` a filter keeps its survivors (its natural size). Under a
+Budgets: under ``budget=natural`` a filter keeps its survivors (its natural size). Under a
 count or fraction, a uniform random sample (the selection seed) of exactly that many
 survivors is kept; a budget above the survivor count is an error. Natural sizes are
 recorded (``survivors``).
@@ -361,9 +361,9 @@ class FilterSelector(SetSelector):
             self.context.extra.update(values)
 
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
-        """Survivors under ``budget=none``; else exactly ``budget.target`` random survivors."""
+        """Survivors under ``budget=natural``; else exactly ``budget.target`` random survivors."""
         if budget.threshold is not None:
-            raise SelbenchError(f"{self.name} takes no budget.threshold: use budget=none, "
+            raise SelbenchError(f"{self.name} takes no budget.threshold: use budget=natural, "
                                 "budget.count or budget.fraction")
         mask = self.keep(pool)
         survivors = int(mask.sum())
@@ -373,7 +373,7 @@ class FilterSelector(SetSelector):
         k = budget.target(len(mask))
         if k > survivors:
             raise SelbenchError(f"{self.name}: budget of {k} rows exceeds its {survivors} "
-                                "surviving rows (use budget=none for its natural size)")
+                                "surviving rows (use budget=natural for its natural size)")
         out = np.zeros(len(mask), dtype=bool)
         out[rng.choice(np.flatnonzero(mask), size=k, replace=False)] = True
         return out

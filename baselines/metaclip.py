@@ -17,7 +17,7 @@ critical ``t*_i = inf{t : P_i(t) > u_i}`` (found by bisection, ``max_t_iters`` h
 The texts kept at threshold ``t`` are exactly those with ``t*_i < t``, so the budget's
 ``k`` texts are the ``k`` smallest ``t*_i`` (ties, which only arise from equal coins or
 bisection resolution, by uid ascending). The recorded ``t`` is the midpoint between the
-k-th and (k+1)-th critical values: running ``budget=none strategy.t=<t>`` with the same
+k-th and (k+1)-th critical values: running ``budget=natural strategy.t=<t>`` with the same
 seed keeps the same texts.
 """
 from __future__ import annotations
@@ -174,7 +174,7 @@ def critical_t(u: np.ndarray, indptr: np.ndarray, indices: np.ndarray, counts: n
 @dataclass
 class MetaCLIPParams:
     metadata: str | None = None  # JSON list of entries; None = the pool's metaclip_metadata
-    t: float | None = None  # fixed threshold, with budget=none
+    t: float | None = None  # fixed threshold, with budget=natural
     max_t_iters: int = 64  # bisection halvings per text under a count/fraction budget
 
 
@@ -209,7 +209,7 @@ class MetaCLIP(SetSelector):
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
         """Mask of kept rows; under a count/fraction budget exactly ``budget.target`` rows."""
         if budget.threshold is not None:
-            raise SelbenchError("metaclip does not take budget.threshold; use budget=none "
+            raise SelbenchError("metaclip does not take budget.threshold; use budget=natural "
                                 "strategy.t=T, or budget.count / budget.fraction")
         entries = load_entries(self.metadata_path(pool))
         indptr, indices = self.match_pool(pool, build_matcher(entries))
@@ -229,7 +229,7 @@ class MetaCLIP(SetSelector):
     def _fixed_t(self, u, indptr, indices, counts) -> np.ndarray:
         t = self.params.t
         if t is None:
-            raise SelbenchError("metaclip with budget=none needs strategy.t=T "
+            raise SelbenchError("metaclip with budget=natural needs strategy.t=T "
                                 "(the balancing threshold, e.g. 20000)")
         if not t > 0:
             raise SelbenchError(f"metaclip: strategy.t must be > 0, got {t}")
@@ -239,7 +239,7 @@ class MetaCLIP(SetSelector):
 
     def _budgeted(self, k, u, indptr, indices, counts, pool, extra) -> np.ndarray:
         if self.params.t is not None:
-            raise SelbenchError("metaclip: strategy.t is for budget=none; under budget.count or "
+            raise SelbenchError("metaclip: strategy.t is for budget=natural; under budget.count or "
                                 "budget.fraction t is found by bisection")
         if k > extra["matched_texts"]:
             raise SelbenchError(f"metaclip: budget of {k} rows exceeds the "

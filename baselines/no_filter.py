@@ -9,7 +9,7 @@ from harness.select.base import Budget, NoParams, SetSelector, strategy
 
 @strategy("no_filter")
 class NoFilter(SetSelector):
-    """Keeps the whole pool (use budget=none or budget.fraction=1; smaller budgets are refused)."""
+    """Keeps the whole pool (use budget=natural or budget.fraction=1; smaller budgets are refused)."""
 
     Params = NoParams
 
@@ -19,5 +19,5 @@ class NoFilter(SetSelector):
         target = budget.target(n)
         if target is not None and target != n:
             raise SelbenchError(f"no_filter keeps the whole pool ({n} rows) but the budget asks "
-                                f"for {target}; use budget=none or budget.fraction=1")
+                                f"for {target}; use budget=natural or budget.fraction=1")
         return np.ones(n, dtype=bool)

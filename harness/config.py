@@ -5,7 +5,7 @@ Two conveniences are applied before Hydra sees the overrides:
 
 - ``strategy=NAME`` means ``strategy.name=NAME`` and ``strategy.PARAM=V`` may add keys
   (a strategy's parameters are type-checked by its own dataclass, not by the YAML);
-- ``budget=none`` means ``budget.natural=true`` (the method's own natural size).
+- ``budget=natural`` means ``budget.natural=true`` (the method's own natural size).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ run resumes where it stopped.
 
 Layout under ``out``::
 
-    runs/<strategy>[-<params hash>]/budget-<b>/seed<k>/subset.npy, subset.json, train/, eval/eval_results.jsonl
+    runs/<strategy or variant>[-<params hash>]/budget-<b>/seed<k>/subset.npy, subset.json, train/, eval/eval_results.jsonl
     leaderboard/leaderboard.{csv,md,html}, plots/
     command.txt, config.yaml (written once the pool and evaluation sets are found)
     .selbench.lock (held while a process works in ``out``; a second ``run`` there is refused)
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import shlex
 import sys
 import time
@@ -27,6 +26,7 @@ from harness.config import integer, to_plain
 from harness.errors import SelbenchError
 from harness.io import write_text_atomic
 from harness.lock import folder_lock, remove_lock_file
+from harness.select.budget import NATURAL, OLD_NATURAL, Budget, budget_from_label, budget_label
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class RunSpec:
     """One cell of the sweep: a strategy at a budget with a seed."""
 
     strategy: str
-    budget: str  # "none", a fraction like "0.3", or a count like "5000"
+    budget: str  # "natural", a fraction like "0.3", or a count like "5000"
     seed: int
     params: str = "{}"  # the strategy's parameter overrides, as sorted JSON
 
@@ -44,36 +44,37 @@ class RunSpec:
         return f"{self.strategy}{extra} @ {self.budget} seed {self.seed}"
 
     def directory(self, out: Path) -> Path:
-        """``out/runs/<strategy>[-<params hash>]/budget-<b>/seed<k>``: other parameters, other cell."""
+        """``out/runs/<strategy>[-<params hash>]/budget-<b>/seed<k>``: other parameters, other cell.
+
+        A run folder written before the own size was called ``natural`` (``budget-none``)
+        is found and reused.
+        """
         name = self.strategy
         if self.params != "{}":
             name += "-" + hashlib.sha256(self.params.encode()).hexdigest()[:8]
-        return out / "runs" / name / f"budget-{self.budget}" / f"seed{self.seed}"
+        cell = out / "runs" / name / f"budget-{self.budget}" / f"seed{self.seed}"
+        if self.budget == NATURAL and not cell.exists():
+            for old in OLD_NATURAL:
+                legacy = cell.parent.parent / f"budget-{old}" / cell.name
+                if legacy.exists():
+                    return legacy
+        return cell
 
 
-def make_budget(label: str):
-    """Turn ``none``, a fraction (<= 1) or a count (> 1) into a ``Budget``."""
-    from harness.select.base import Budget
-
-    if label == "none":
-        return Budget(natural=True)
-    try:
-        value = float(label)
-    except ValueError:
-        raise SelbenchError(f"budget {label!r} is not none, a fraction or a count") from None
-    if not math.isfinite(value) or value <= 0:
-        raise SelbenchError(f"budget {label} must be a positive, finite number")
-    if value > 1 and not value.is_integer():
-        raise SelbenchError(f"budget {label}: a count (> 1) must be a whole number")
-    return Budget(fraction=value) if value <= 1 else Budget(count=int(value))
+def make_budget(label: str) -> Budget:
+    """Turn ``natural``, a fraction (<= 1) or a count (> 1) into a ``Budget``
+    (``harness.select.budget.budget_from_label``: refused exactly as ``select`` refuses it)."""
+    return budget_from_label(label)
 
 
 def plan(cfg) -> list[RunSpec]:
     """The sweep's cells, in order: strategies x budgets x seeds (own-size strategies once)."""
     if not cfg.strategies:
         raise SelbenchError("run: strategies is empty")
-    own = {k: str(v) for k, v in (cfg.strategy_budget or {}).items()}
-    budgets = [str(b) for b in cfg.budgets]
+    own = {k: budget_label(v) for k, v in (cfg.strategy_budget or {}).items()}
+    budgets = [budget_label(b) for b in cfg.budgets]
+    for label in [*budgets, *own.values()]:
+        budget_from_label(label)  # every label checked before any work starts
     specs = []
     for name in cfg.strategies:
         node = (cfg.strategy_params or {}).get(name)

@@ -159,10 +159,10 @@ CASES = [
     ("leaderboard-out-file", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/afile"], "not a directory"),
     ("leaderboard-out-under-file", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/afile/b"], "is a file"),
     # run
-    ("run-budget-abc", [*RUN, f"out={R}/r", "budgets=[abc]"], "budget 'abc'"),
+    ("run-budget-abc", [*RUN, f"out={R}/r", "budgets=[abc]"], "must be a number, got 'abc'"),
     ("run-budget-nan", [*RUN, f"out={R}/r", "budgets=[nan]"], "finite"),
     ("run-budget-inf", [*RUN, f"out={R}/r", "budgets=[inf]"], "finite"),
-    ("run-budget-negative", [*RUN, f"out={R}/r", "budgets=[-0.3]"], "positive"),
+    ("run-budget-negative", [*RUN, f"out={R}/r", "budgets=[-0.3]"], "is outside (0, 1]"),
     ("run-budget-fractional-count", [*RUN, f"out={R}/r", "budgets=[1.5]"], "whole number"),
     ("run-seeds-abc", [*RUN, f"out={R}/r", "seeds=[abc]"], "seeds=abc"),
     ("run-workers-abc", [*RUN, f"out={R}/r", "workers=abc"], "workers=abc"),

@@ -16,7 +16,7 @@ def test_plan_expands_strategies_budgets_and_seeds():
     cfg = compose("run", ["strategies=[no_filter,random,clip_score]", "budgets=[0.1,0.3]",
                           "seeds=[0,1]"])
     cells = [(c.strategy, c.budget, c.seed) for c in plan(cfg)]
-    assert cells[:2] == [("no_filter", "none", 0), ("no_filter", "none", 1)]
+    assert cells[:2] == [("no_filter", "natural", 0), ("no_filter", "natural", 1)]
     assert ("random", "0.1", 1) in cells and ("clip_score", "0.3", 0) in cells
     assert len(cells) == 2 + 2 * 2 * 2
     assert make_budget("0.3").fraction == 0.3 and make_budget("500").count == 500
@@ -44,7 +44,7 @@ def test_run_end_to_end_and_resume(test_pool, tmp_path, capsys):
     for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.html"):
         assert (board / name).is_file()
     cells = {s: out / "runs" / s / b / "seed0" for s, b in
-             [("no_filter", "budget-none"), ("clip_score", "budget-0.3")]}
+             [("no_filter", "budget-natural"), ("clip_score", "budget-0.3")]}
     lines = [json.loads(l) for l in (cells["clip_score"] / "eval" / "eval_results.jsonl").open()]
     assert len(lines) == 11 and {l["run"]["strategy"] for l in lines} == {"clip_score"}
     manifest = json.loads((cells["clip_score"] / "subset.json").read_text())
@@ -106,3 +106,23 @@ def test_second_run_in_a_locked_folder_is_refused(test_pool, tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_run_refuses_a_fractional_count_as_select_does(tmp_path, capsys):
+    assert main(["run", "budgets=[1.5]", f"out={tmp_path}"]) == 2
+    run_err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert main(["select", f"pool={tmp_path}", "strategy=random", "budget.count=1.5",
+                 f"out={tmp_path}/s.npy"]) == 2
+    select_err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert run_err == select_err == "selbench: error: budget.count must be a whole number, got 1.5"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_old_budget_none_folder_is_reused(tmp_path):
+    cfg = compose("run", ["strategies=[no_filter]"])
+    (spec,) = plan(cfg)
+    assert spec.budget == "natural"
+    assert spec.directory(tmp_path).parent.name == "budget-natural"
+    old = tmp_path / "runs" / "no_filter" / "budget-none" / "seed0"
+    old.mkdir(parents=True)
+    assert spec.directory(tmp_path) == old

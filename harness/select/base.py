@@ -33,6 +33,7 @@ import numpy as np
 
 from harness.errors import SelbenchError
 from harness.registry import Registry
+from harness.select.budget import Budget  # noqa: F401  (strategies import it from here)
 
 BUILTIN_MODULES = (
     "baselines.no_filter", "baselines.random", "baselines.clip_score",
@@ -61,31 +62,6 @@ def strategy(name: str):
 @dataclass
 class NoParams:
     """A strategy without parameters."""
-
-
-@dataclass
-class Budget:
-    """How many rows to keep: a fraction or count of the pool, a score threshold, or natural.
-
-    Exactly one of ``fraction``, ``count``, ``threshold`` is set, or ``natural`` is true.
-    """
-
-    fraction: float | None = None
-    count: int | None = None
-    threshold: float | None = None
-    natural: bool = False
-
-    def target(self, pool_rows: int) -> int | None:
-        """Rows to select for a pool of ``pool_rows`` rows; ``None`` for threshold/natural."""
-        if self.count is not None:
-            return int(self.count)
-        if self.fraction is not None:
-            return int(round(self.fraction * pool_rows))
-        return None
-
-    def describe(self) -> dict:
-        """A plain dict for manifests."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if v not in (None, False)}
 
 
 @dataclass
@@ -191,7 +167,7 @@ class Scorer(Strategy):
         """Raise ``SelbenchError`` when the parameters do not go with ``budget`` (default: all do)."""
 
     def natural_mask(self, scores: np.ndarray) -> np.ndarray:
-        """Rows kept under ``budget=none`` (the method's own size), given all pool scores.
+        """Rows kept under ``budget=natural`` (the method's own size), given all pool scores.
 
         Scorers without a natural size (the default) raise; a filter with a built-in cut
         (e.g. keep rows scoring > 0) overrides this.

@@ -6,7 +6,7 @@ command line: ``strategy.a.name=clip_score strategy.a.budget.fraction=0.3``). It
 cut; without one the operand keeps its natural size.
 
 - ``intersect(a, b)``: rows kept by both; ``union(a, b)``: rows kept by either. Under
-  ``budget=none`` that set is the result (DataComp's "image-based ∩ CLIP score"); under a
+  ``budget=natural`` that set is the result (DataComp's "image-based ∩ CLIP score"); under a
   count or fraction the set must hold at least that many rows and the top ones by the
   scores of operand ``rank_by`` are kept.
 - ``then(a, b)``: a keeps its top ``a_fraction`` of the whole pool, b ranks those survivors
@@ -22,9 +22,9 @@ from typing import Mapping
 import numpy as np
 
 from harness.errors import SelbenchError
-from harness.select.base import (Budget, Scorer, SelectionContext, SetSelector, Strategy, strategy,
+from harness.select.base import (Scorer, SelectionContext, SetSelector, Strategy, strategy,
                                  top_k_mask)
-from harness.select.budget import budget_from_mapping, check_budget
+from harness.select.budget import Budget, budget_from_mapping, check_budget
 from harness.select.engine import (build_strategy, pool_uids, score_pool, scores_to_mask,
                                    select_mask)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from harness.errors import SelbenchError
 
 USAGE = ("usage: selbench select pool=DIR strategy=NAME budget.fraction=F|budget.count=K|"
-         "budget.threshold=X|budget=none out=FILE.npy [seed=0] [workers=1] [strategy.PARAM=VALUE ...]")
+         "budget.threshold=X|budget=natural out=FILE.npy [seed=0] [workers=1] [strategy.PARAM=VALUE ...]")
 
 
 def main(cfg, words) -> int:

@@ -27,9 +27,9 @@ from harness.select.outputs import check_outputs
 from harness.io import atomic_path, package_versions, sha256_file
 from harness.pool.layout import Pool
 from harness.pool.uid import sort_uid_array
-from harness.select.base import (STRATEGIES, Budget, Scorer, SelectionContext, SetSelector,
-                                 Strategy, fraction_threshold, threshold_mask, top_k_mask)
-from harness.select.budget import check_budget
+from harness.select.base import (STRATEGIES, Scorer, SelectionContext, SetSelector, Strategy,
+                                 fraction_threshold, threshold_mask, top_k_mask)
+from harness.select.budget import Budget, check_budget
 from harness.select.executors import Executor, LocalExecutor, make_executor
 
 
@@ -194,7 +194,7 @@ def select_mask(strategy: Strategy, pool: Pool, budget: Budget, uids: np.ndarray
     else:
         if budget.threshold is not None and not getattr(strategy, "accepts_threshold", False):
             raise SelbenchError(f"budget.threshold applies to scorers; {strategy.name} is a "
-                                "set selector (use budget.fraction, budget.count or budget=none)")
+                                "set selector (use budget.fraction, budget.count or budget=natural)")
         strategy.prepare(pool)
         mask = strategy.select(pool, budget, rng)
     return _checked_mask(strategy.name, mask, n, target, budget)

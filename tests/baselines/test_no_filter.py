@@ -27,5 +27,5 @@ def test_keeps_every_uid_sorted(pool, tmp_path, budget):
 @pytest.mark.parametrize("budget", [Budget(fraction=0.5), Budget(count=2)])
 def test_smaller_budgets_are_refused(pool, tmp_path, budget):
     with pytest.raises(SelbenchError, match=r"no_filter keeps the whole pool \(3 rows\) but the "
-                                            r"budget asks for 2; use budget=none"):
+                                            r"budget asks for 2; use budget=natural"):
         run_selection(pool, "no_filter", {}, budget, 0, tmp_path / "x.npy", progress=False)

@@ -3,7 +3,7 @@ import pytest
 
 from harness.errors import SelbenchError
 from harness.select.base import Budget
-from harness.select.budget import budget_from_mapping, check_budget
+from harness.select.budget import budget_from_label, budget_from_mapping, budget_label, check_budget
 
 
 def test_from_mapping_parses_each_mode():
@@ -44,3 +44,40 @@ def test_check_rejects_with_one_line(budget, rows, word):
     with pytest.raises(SelbenchError, match=word) as info:
         check_budget(budget, rows)
     assert "\n" not in str(info.value)
+
+
+def test_budget_lives_in_the_budget_module():
+    from harness.select import base, budget
+
+    assert base.Budget is budget.Budget
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("natural", Budget(natural=True)), ("none", Budget(natural=True)),
+    ("0.3", Budget(fraction=0.3)), (0.3, Budget(fraction=0.3)), ("1", Budget(fraction=1.0)),
+    ("500", Budget(count=500)), (500, Budget(count=500)), ("5e3", Budget(count=5000)),
+])
+def test_from_label_parses_sweep_labels(label, expected):
+    assert budget_from_label(label) == expected
+
+
+@pytest.mark.parametrize("label, select_cfg", [
+    ("1.5", {"count": 1.5}), (2.5, {"count": 2.5}), ("abc", {"fraction": "abc"}),
+])
+def test_from_label_refuses_as_select_does(label, select_cfg):
+    with pytest.raises(SelbenchError) as from_select:
+        budget_from_mapping(select_cfg)
+    with pytest.raises(SelbenchError) as from_label:
+        budget_from_label(label)
+    assert str(from_label.value) == str(from_select.value)
+
+
+@pytest.mark.parametrize("label", ["0", "-2", "0.0"])
+def test_from_label_refuses_empty_fractions(label):
+    with pytest.raises(SelbenchError, match=r"outside \(0, 1\]"):
+        budget_from_label(label)
+
+
+def test_label_has_one_name_for_the_own_size():
+    assert budget_label("none") == budget_label("natural") == "natural"
+    assert budget_label(0.3) == "0.3"
