@@ -53,6 +53,8 @@ class ClipScoreParams:
 class ClipScore(Scorer):
     """CLIPScore f·g: the stored score column (or recomputed); top-k, threshold or DataComp's rule."""
 
+    version = "1"
+
     Params = ClipScoreParams
     embeddings = ("img", "txt")
 

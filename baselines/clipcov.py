@@ -131,6 +131,8 @@ def coverage_drop(store: ClassStore, lo: int, hi: int, new: np.ndarray, chunk: i
 class ClipCov(SetSelector):
     """ClipCov: per-class cross-covariance coverage gains, greedy with block updates."""
 
+    version = "1"
+
     Params = ClipCovParams
     embeddings = ("img", "txt")
 

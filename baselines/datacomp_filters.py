@@ -383,6 +383,8 @@ class FilterSelector(SetSelector):
 class DataCompBasic(FilterSelector):
     """DataComp basic filter: > 2 words, > 5 chars, min side >= 200, aspect <= 3 (English opt.)."""
 
+    version = "1"
+
     Params = BasicParams
     columns = ("text", "original_width", "original_height")
 
@@ -396,6 +398,8 @@ class DataCompBasic(FilterSelector):
 @strategy("datacomp_text")
 class DataCompText(FilterSelector):
     """DataComp text-based filter: a caption word names an ImageNet-21k synset (English opt.)."""
+
+    version = "1"
 
     Params = TextParams
     columns = ("text",)
@@ -427,6 +431,8 @@ class DataCompText(FilterSelector):
 @strategy("datacomp_image")
 class DataCompImage(FilterSelector):
     """DataComp image-based filter: k-means clusters nearest to target images, caption filter."""
+
+    version = "1"
 
     Params = ImageParams
     columns = ("text",)
@@ -570,6 +576,8 @@ def train_kmeans(x: np.ndarray, k: int, max_points_per_centroid: int, record) ->
 @strategy("datacomp_image_clip")
 class DataCompImageClip(DataCompImage):
     """DataComp-1B recipe: image-based filter ∩ CLIP score top 30% (one global threshold)."""
+
+    version = "1"
 
     Params = ImageClipParams
     embeddings = ("img", "txt")

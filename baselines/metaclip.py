@@ -182,6 +182,8 @@ class MetaCLIPParams:
 class MetaCLIP(SetSelector):
     """MetaCLIP: sub-string match captions to metadata entries, balance by min(1, t/count)."""
 
+    version = "1"
+
     Params = MetaCLIPParams
     columns = ("text",)
 

@@ -11,6 +11,8 @@ from harness.select.base import Budget, NoParams, SetSelector, strategy
 class NoFilter(SetSelector):
     """Keeps the whole pool (use budget=natural or budget.fraction=1; smaller budgets are refused)."""
 
+    version = "1"
+
     Params = NoParams
 
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:

@@ -62,6 +62,8 @@ class NormSimParams:
 class NormSim(Scorer):
     """NormSim_p: ||T f||_p against target-domain image embeddings (dynamic=true: NormSim_2-D)."""
 
+    version = "1"
+
     Params = NormSimParams
     embeddings = ("img",)
 

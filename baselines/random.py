@@ -18,6 +18,8 @@ def random_mask(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 class RandomSample(SetSelector):
     """Uniform sample without replacement of exactly the budget's rows, seeded by seed."""
 
+    version = "1"
+
     Params = NoParams
 
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:

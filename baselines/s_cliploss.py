@@ -47,6 +47,8 @@ class SCLIPLossParams:
 class SCLIPLoss(Scorer):
     """s-CLIPLoss (negCLIPLoss): tau x minus the pair's CLIP loss in random batches, mean over K."""
 
+    version = "1"
+
     Params = SCLIPLossParams
     embeddings = ("img", "txt")
 

@@ -35,6 +35,8 @@ class SCLIPLossNormSimParams:
 class SCLIPLossNormSim(SetSelector):
     """s-CLIPLoss top 30% of the pool, then the top budget of those by NormSim (the paper's recipe)."""
 
+    version = "1"
+
     Params = SCLIPLossNormSimParams
     embeddings = ("img", "txt")
     accepts_threshold = True  # a threshold applies to the NormSim scores of the survivors

@@ -12,6 +12,7 @@ A method is a subclass of ``Scorer`` (one score per row, computed shard by shard
     @strategy("my_method")
     class MyMethod(Scorer):
         \"\"\"One-line description shown by `selbench ls strategies`.\"\"\"
+        version = "1"                  # part of the selection's identity: bump on a fix
         Params = MyParams
         embeddings = ("img", "txt")    # npz key suffixes this scorer reads
         columns = ()                   # parquet columns this scorer reads
@@ -20,7 +21,10 @@ A method is a subclass of ``Scorer`` (one score per row, computed shard by shard
             f, g = self.emb(shard, "img"), self.emb(shard, "txt")   # float32, checked finite
             return (f * g).sum(1)
 
-Third-party packages register through the entry-point group ``selbench.strategies``.
+and declared once more as an entry point of the group ``selbench.strategies`` in the
+``pyproject.toml`` of the package that ships it (``my_method = "my_pkg.module:MyMethod"``):
+selbench's built-ins and outside plugins alike, so the harness never imports ``baselines``
+by name and a lookup imports only the module it needs.
 """
 from __future__ import annotations
 
@@ -35,14 +39,9 @@ from harness.errors import SelbenchError
 from harness.registry import Registry
 from harness.select.budget import Budget  # noqa: F401  (strategies import it from here)
 
-BUILTIN_MODULES = (
-    "baselines.no_filter", "baselines.random", "baselines.clip_score",
-    "baselines.s_cliploss", "baselines.normsim", "baselines.s_cliploss_normsim",
-    "baselines.metaclip", "baselines.clipcov", "baselines.datacomp_filters",
-    "harness.select.combinators",
-)
-
-STRATEGIES: Registry[type] = Registry("strategy", "selbench.strategies", BUILTIN_MODULES)
+# built-in methods are declared in selbench's own pyproject.toml, outside plugins in theirs:
+# the same entry-point group, imported only when looked up
+STRATEGIES: Registry[type] = Registry("strategy", "selbench.strategies")
 
 
 def strategy(name: str):
@@ -53,6 +52,10 @@ def strategy(name: str):
             raise TypeError(f"@strategy({name!r}) must decorate a Scorer or SetSelector subclass")
         if not dataclasses.is_dataclass(cls.Params):
             raise TypeError(f"{cls.__qualname__}.Params must be a dataclass")
+        version = vars(cls).get("version")
+        if not (isinstance(version, str) and version):
+            raise TypeError(f"{cls.__qualname__} must declare its own version = \"...\" (part of "
+                            "every selection's identity: a new version recomputes its subsets)")
         cls.name = name
         return STRATEGIES.register(name)(cls)
 
@@ -81,6 +84,7 @@ class Strategy:
     """Base of all strategies. Subclasses set ``Params``, ``columns``, ``embeddings``."""
 
     name: ClassVar[str] = ""
+    version: ClassVar[str] = ""  # declared by every registered strategy; bump it when results change
     shape: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     columns: ClassVar[tuple[str, ...]] = ()
@@ -89,6 +93,10 @@ class Strategy:
     def __init__(self, params=None, context: SelectionContext | None = None):
         self.params = params if params is not None else self.Params()
         self.context = context
+
+    def identity_version(self) -> str:
+        """The version recorded in a selection's identity (composites add their parts')."""
+        return type(self).version
 
     # ----- helpers for subclasses -----------------------------------------------------
     @property

@@ -103,6 +103,12 @@ class _Combinator(SetSelector):
                                workers=ctx.workers, executor=ctx.executor, progress=ctx.progress)
         return build_strategy(name, spec, sub), budget
 
+    def identity_version(self) -> str:
+        """This combinator's version with both operands' (a changed operand recomputes too)."""
+        if self.a is None:
+            return type(self).version
+        return f"{type(self).version}(a={self.a.identity_version()},b={self.b.identity_version()})"
+
     def embedding_keys(self) -> list[str]:
         """The npz keys both operands read."""
         return list(dict.fromkeys(self.a.embedding_keys() + self.b.embedding_keys()))
@@ -161,6 +167,8 @@ class _SetCombinator(_Combinator):
 class Intersect(_SetCombinator):
     """Rows kept by both a and b (each under its own budget); cut to the budget by rank_by."""
 
+    version = "1"
+
     def combine(self, mask_a, mask_b):
         return mask_a & mask_b
 
@@ -169,6 +177,8 @@ class Intersect(_SetCombinator):
 class Union(_SetCombinator):
     """Rows kept by a or b (each under its own budget); cut to the budget by rank_by."""
 
+    version = "1"
+
     def combine(self, mask_a, mask_b):
         return mask_a | mask_b
 
@@ -176,6 +186,8 @@ class Union(_SetCombinator):
 @strategy("then")
 class Then(_Combinator):
     """a keeps its top a_fraction of the pool, then b ranks the survivors (budget on the pool)."""
+
+    version = "1"
 
     Params = ThenParams
     accepts_threshold = True  # b's score >= threshold among a's survivors

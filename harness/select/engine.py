@@ -231,9 +231,10 @@ def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budge
 
     Writes the sorted ``u8,u8`` subset to ``out`` (``.npy``) and the manifest JSON to
     ``out.with_suffix('.json')``, both atomically (a failed run leaves neither). Returns the
-    existing manifest without recomputing when the same selection (strategy, resolved
-    params, budget, seed, pool fingerprint) already finished and the file's sha256 matches.
-    Files at either name that are not a previous selection need ``overwrite=True``.
+    existing manifest without recomputing when the same selection (strategy and its
+    version, resolved params, budget, seed, pool fingerprint) already finished and the
+    file's sha256 matches. Files at either name that are not a previous selection need
+    ``overwrite=True``.
     """
     start = time.perf_counter()
     out = Path(out)
@@ -271,7 +272,8 @@ def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budge
 
 
 def _identity(strat: Strategy, budget: Budget, seed: int, pool: Pool) -> dict:
-    return {"strategy": strat.name, "params": params_dict(strat.params),
+    return {"strategy": strat.name, "version": strat.identity_version(),
+            "params": params_dict(strat.params),
             "budget": jsonable(budget.describe()), "seed": int(seed),
             "pool": {"fingerprint": pool.fingerprint}}
 

@@ -7,7 +7,8 @@ from harness.select.base import STRATEGIES
 
 
 def strategy_rows() -> list[dict]:
-    """One dict per registered strategy: ``name``, ``shape``, ``params`` {name: default}, ``doc``."""
+    """One dict per registered strategy: ``name``, ``version``, ``shape``, ``params``
+    {name: default}, ``origin`` (the distribution and ``module:Class`` it comes from), ``doc``."""
     from harness.select.engine import jsonable
 
     rows = []
@@ -15,8 +16,9 @@ def strategy_rows() -> list[dict]:
         params = {}
         if dataclasses.is_dataclass(getattr(cls, "Params", None)):
             params = {f.name: _default(f) for f in dataclasses.fields(cls.Params)}
-        rows.append({"name": name, "shape": getattr(cls, "shape", "") or "?",
-                     "params": jsonable(params),
+        rows.append({"name": name, "version": getattr(cls, "version", "") or "?",
+                     "shape": getattr(cls, "shape", "") or "?", "params": jsonable(params),
+                     "origin": STRATEGIES.origin(name),
                      "doc": cls.doc() if hasattr(cls, "doc") else ""})
     return rows
 

@@ -68,6 +68,17 @@ def test_finished_selection_is_skipped_and_changes_recompute(random_pool, tmp_pa
     assert redo["subset_sha256"] == other["subset_sha256"] == sha256_file(out)
 
 
+def test_a_new_strategy_version_recomputes_its_subset(random_pool, tmp_path, monkeypatch):
+    out = tmp_path / "r.npy"
+    first = run_selection(random_pool, "random", {}, Budget(count=20), 3, out, progress=False)
+    cls = strategy_class("random")
+    assert first["version"] == cls.version
+    mtime = out.with_suffix(".json").stat().st_mtime_ns
+    monkeypatch.setattr(cls, "version", cls.version + "-fixed")
+    redo = run_selection(random_pool, "random", {}, Budget(count=20), 3, out, progress=False)
+    assert redo["version"] == cls.version and out.with_suffix(".json").stat().st_mtime_ns != mtime
+
+
 def test_failed_run_leaves_no_file(tmp_path):
     img = np.eye(4, 3)[:, :3] + 0.1
     img[2, 1] = np.nan

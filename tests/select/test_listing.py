@@ -15,7 +15,10 @@ def test_rows_describe_each_strategy():
     assert rows["clip_score"]["params"] == {"embedding": None, "source": "auto", "datacomp_fraction": None}
     assert rows["then"]["params"] == {"a": {}, "b": {}, "a_fraction": 0.3}
     assert rows["random"]["params"] == {}
-    assert all(set(r) == {"name", "shape", "params", "doc"} for r in rows.values())
+    assert all(set(r) == {"name", "version", "shape", "params", "origin", "doc"} for r in rows.values())
+    assert rows["clip_score"]["origin"] == "selbench (baselines.clip_score:ClipScore)"
+    assert rows["then"]["origin"] == "selbench (harness.select.combinators:Then)"
+    assert rows["clip_score"]["version"] == "1"
 
 
 def test_ls_strategies_json_parses(capsys):
