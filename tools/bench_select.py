@@ -184,10 +184,11 @@ def run_child(spec: dict, threads: int) -> dict:
 def child_main(spec: dict) -> dict:
     """Score (``kind=score``) or select (``kind=select``) as ``spec`` says; time and memory."""
     from harness.pool.layout import Pool
-    from harness.select.base import STRATEGIES, Budget
+    from harness.select.base import STRATEGIES
+    from harness.select.budget import Budget
     from harness.select.engine import build_strategy, make_context, run_selection, score_pool
 
-    STRATEGIES.names()  # import every built-in method before timing
+    STRATEGIES.items()  # import every built-in method before timing
     base = peak_rss_mb()
     pool = Pool.open(spec["pool"])
     t = time.perf_counter()
