@@ -11,7 +11,7 @@ blocked products with the targets. Image embeddings only, for samples and target
 ``strategy.target`` is a path to an ``.npy`` of target image embeddings (M x d; rows are
 L2-normalised on load), or the name of an evaluation suite: the train splits of its tasks,
 embedded with the pool's teacher, i.e. ``<pool>/<evalsets>/<task dir>/train_<arch>_img.npy``
-for every task of ``harness/conf/tasks/<suite>.yaml`` (never a test split). Without a target, the
+for every task of the suite as the evaluation stage loads it (never a test split). Without a target, the
 suite named in the pool's ``pool.json`` is used.
 
 ``strategy.dynamic=true`` is NormSim_2-D (no target data), a set selector (class
@@ -38,9 +38,6 @@ from baselines.s_cliploss import stored_finite
 from harness.errors import SelbenchError
 from harness.select.base import Budget, Scorer, SetSelector, strategy, top_k_mask
 
-# Task directories of the embedded "tiny" suite, used when conf/tasks/tiny.yaml is absent.
-TINY_TASKS = ("objects", "objects_sketch", "objects_corrupt", "objects_background", "count",
-              "color", "position", "texture", "digits", "rendered_sst2", "retrieval")
 ROW_BLOCK = 8192      # sample rows per matrix product
 TARGET_BLOCK = 4096   # target rows per matrix product (p = inf): 8192 x 4096 floats at most
 
@@ -195,22 +192,15 @@ def suite_targets(pool, suite: str, arch: str) -> np.ndarray:
 
 
 def suite_task_dirs(suite: str) -> list[str]:
-    """Task directories of evaluation suite ``suite`` (from ``harness/conf/tasks/<suite>.yaml``)."""
-    from harness.config import CONF_DIR
+    """Task directories of evaluation suite ``suite``, read by the evaluation stage's own
+    suite loader (``harness.evaluate.tasks.load_suite``)."""
+    from harness.evaluate.tasks import load_suite
 
-    path = CONF_DIR / "tasks" / f"{suite}.yaml"
-    if not path.is_file():
-        if suite == "tiny":
-            return list(TINY_TASKS)
-        raise SelbenchError(f"normsim: strategy.target={suite!r} is neither an existing .npy file nor "
-                            f"a suite ({path} not found)")
-    from omegaconf import OmegaConf
-
-    tasks = OmegaConf.to_container(OmegaConf.load(path)).get("tasks") or []
-    dirs = [str(t.get("dir") or t["key"]) if isinstance(t, dict) else str(t) for t in tasks]
-    if not dirs:
-        raise SelbenchError(f"normsim: {path} lists no tasks")
-    return dirs
+    try:
+        return [task.dir for task in load_suite(suite)]
+    except SelbenchError as exc:
+        raise SelbenchError(f"normsim: strategy.target={suite!r} is neither an existing .npy file "
+                            f"nor a suite ({exc})") from exc
 
 
 # ----- NormSim_2-D ---------------------------------------------------------------------------

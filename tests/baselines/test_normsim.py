@@ -101,6 +101,16 @@ def test_tiny_suite_lists_the_eleven_tasks():
          "position", "texture", "digits", "rendered_sst2", "retrieval"])
 
 
+def test_suite_tasks_come_from_the_evaluation_suite_loader(monkeypatch):
+    from harness.evaluate import tasks
+
+    want = [t.dir for t in tasks.load_suite("datacomp38")]
+    assert suite_task_dirs("datacomp38") == want
+    calls = []
+    monkeypatch.setattr(tasks, "load_suite", lambda name: calls.append(name) or [])
+    assert suite_task_dirs("anything") == [] and calls == ["anything"]
+
+
 def _one_line_error(fn, match):
     with pytest.raises(SelbenchError, match=match) as err:
         fn()
