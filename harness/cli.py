@@ -14,7 +14,7 @@ from harness.errors import SelbenchError
 
 # command -> (module:function, config name, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "pool": ("harness.pool.commands:main", "pool",
+    "pool": ("harness.synth.commands:main", "pool",
              "pool build out=DIR [preset=tiny|test] [seed=0] | pool validate pool=DIR"),
     "select": ("harness.select.commands:main", "select",
                "select pool=DIR strategy=NAME budget.fraction=F out=FILE.npy [seed=0]"),

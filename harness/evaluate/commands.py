@@ -6,22 +6,11 @@ from pathlib import Path
 from harness.errors import SelbenchError
 
 
-def as_key_list(value, name: str = "only") -> list[str] | None:
-    """An ``only=`` override as a list of keys (None when unset); a bare string is one key."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    try:
-        return [str(v) for v in value]
-    except TypeError as exc:
-        raise SelbenchError(f"{name}= must be a list of task keys") from exc
-
-
 def main(cfg, words) -> int:
     """Run ``harness.evaluate.runner.evaluate`` from the composed config; print a summary."""
     from harness.evaluate.aggregate import COLUMNS, aggregate
     from harness.evaluate.runner import evaluate
+    from harness.evaluate.tasks import as_key_list
 
     if words:
         raise SelbenchError(f"unexpected argument {words[0]!r}: "

@@ -123,9 +123,8 @@ def fetch(task, data_root: Path) -> None:
 
 def main(cfg, words) -> int:
     """Fetch the suite's (or the chosen) evaluation sets into ``data_root``; return 0."""
-    from harness.evaluate.commands import as_key_list
     from harness.evaluate.datasets import is_present
-    from harness.evaluate.tasks import load_suite, select_tasks
+    from harness.evaluate.tasks import as_key_list, load_suite, select_tasks
 
     if words:
         raise SelbenchError(f"unexpected argument {words[0]!r}: selbench download-evalsets data_root=DIR")

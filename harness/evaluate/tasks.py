@@ -114,6 +114,18 @@ def select_tasks(suite: list[Task], keys=None) -> list[Task]:
     return [t for t in suite if t.key in wanted]
 
 
+def as_key_list(value, name: str = "only") -> list[str] | None:
+    """An ``only=`` override as a list of keys (None when unset); a bare string is one key."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    try:
+        return [str(v) for v in value]
+    except TypeError as exc:
+        raise SelbenchError(f"{name}= must be a list of task keys") from exc
+
+
 def task_rows(suite: str) -> list[dict]:
     """``selbench ls tasks`` rows: key, name, main_metric, group, random_score, scored."""
     return [{"key": t.key, "name": t.name, "main_metric": t.main_metric, "group": t.group,
