@@ -102,3 +102,15 @@ def test_the_walk_sees_imports_inside_functions_and_sideways(tmp_path):
         "harness/io.py", "harness/pool/commands.py", "harness/select/engine.py"]
     assert any("imports harness.synth.build (layer 2)" in v for v in found)
     assert any("harness.select (layer 2) imports harness.train (layer 2)" in v for v in found)
+
+
+def test_helpers_need_no_pythonpath_beyond_tests():
+    import tomllib
+
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert options.get("pythonpath", []) == ["tests"]
+    # fixtures live in conftest.py files, so no test module imports one by name
+    import re
+
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        assert not re.search(r"^from \w+ import .*noqa: F401", path.read_text(), re.M), path

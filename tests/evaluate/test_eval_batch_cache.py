@@ -6,8 +6,7 @@ import pytest
 from harness.evaluate import batch_cache, datasets
 from harness.evaluate.runner import evaluate
 
-from evaluate_helpers import (_one_torch_thread, minimal_checkpoint, save_minimal_checkpoint,  # noqa: F401
-                              tiny_evalsets)
+from evaluate_fixtures import save_minimal_checkpoint
 
 
 def _no_loader(*args, **kwargs):

@@ -10,8 +10,6 @@ from harness.evaluate import datasets
 from harness.evaluate.download import write_retrieval, write_winogavil
 from harness.evaluate.tasks import load_suite
 
-from evaluate_helpers import _one_torch_thread, minimal_checkpoint  # noqa: F401
-
 
 def test_argument_errors(capsys, tmp_path):
     assert main(["download-evalsets"]) == 2

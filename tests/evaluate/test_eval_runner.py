@@ -12,8 +12,7 @@ from harness.evaluate.results import RESULTS_FILE, read_results
 from harness.evaluate.runner import evaluate
 from harness.evaluate.tasks import load_suite
 
-from evaluate_helpers import (_one_torch_thread, minimal_checkpoint, save_minimal_checkpoint,  # noqa: F401
-                              tiny_evalsets, write_classification)
+from evaluate_fixtures import save_minimal_checkpoint, write_classification
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Fixtures of the leaderboard tests (helpers live in leaderboard_fixtures.py)."""
+"""Fixtures of the leaderboard tests (helpers live in tests/leaderboard_fixtures.py)."""
 from __future__ import annotations
 
 from pathlib import Path

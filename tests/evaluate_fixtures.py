@@ -1,10 +1,6 @@
-"""Helpers and fixtures for evaluation tests: small evaluation sets in clip_benchmark's
-webdataset layout (written with harness.pool.writer.write_tar) and a randomly initialised
-selbench-minimal checkpoint with its train.json.
-
-Not a conftest.py: tests/conftest.py is imported by other test modules as ``conftest``, and
-a second conftest module would shadow it. Test modules import the fixtures they use.
-"""
+"""Helpers for evaluation tests: small evaluation sets in clip_benchmark's webdataset layout
+and a randomly initialised selbench-minimal checkpoint with its train.json. The fixtures
+built from them live in tests/evaluate/conftest.py."""
 from __future__ import annotations
 
 import io
@@ -12,7 +8,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from harness.evaluate.tasks import load_suite
@@ -92,26 +87,3 @@ def save_minimal_checkpoint(path: Path, model: str = "selbench-minimal", seed: i
                 "checkpoint": path.name, "checkpoint_sha256": sha256_file(path), **train_info}
         (path.parent / "train.json").write_text(json.dumps(info))
     return path
-
-
-@pytest.fixture(scope="module")
-def tiny_evalsets(tmp_path_factory) -> Path:
-    """The tiny suite's tasks as small random evaluation sets (built once per module)."""
-    return build_tiny_evalsets(tmp_path_factory.mktemp("evalsets"))
-
-
-@pytest.fixture(scope="module")
-def minimal_checkpoint(tmp_path_factory) -> Path:
-    """A random selbench-minimal checkpoint with a train.json beside it."""
-    return save_minimal_checkpoint(tmp_path_factory.mktemp("run") / "checkpoint.pt", train_info={})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One torch thread: the tiny models are faster so on a shared 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
