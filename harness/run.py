@@ -31,17 +31,23 @@ from harness.select.budget import NATURAL, OLD_NATURAL, Budget, budget_from_labe
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One cell of the sweep: a strategy at a budget with a seed."""
+    """One cell of the sweep: a strategy (or a named variant of one) at a budget with a seed."""
 
-    strategy: str
+    strategy: str  # the registered strategy
     budget: str  # "natural", a fraction like "0.3", or a count like "5000"
     seed: int
     params: str = "{}"  # the strategy's parameter overrides, as sorted JSON
+    variant: str | None = None  # the variant's name (shown on the leaderboard), if one
+
+    @property
+    def name(self) -> str:
+        """What the sweep calls this cell's method: the variant name, else the strategy."""
+        return self.variant or self.strategy
 
     @property
     def label(self) -> str:
         extra = "" if self.params == "{}" else f" {self.params}"
-        return f"{self.strategy}{extra} @ {self.budget} seed {self.seed}"
+        return f"{self.name}{extra} @ {self.budget} seed {self.seed}"
 
     def directory(self, out: Path) -> Path:
         """``out/runs/<strategy>[-<params hash>]/budget-<b>/seed<k>``: other parameters, other cell.
@@ -49,7 +55,7 @@ class RunSpec:
         A run folder written before the own size was called ``natural`` (``budget-none``)
         is found and reused.
         """
-        name = self.strategy
+        name = self.name
         if self.params != "{}":
             name += "-" + hashlib.sha256(self.params.encode()).hexdigest()[:8]
         cell = out / "runs" / name / f"budget-{self.budget}" / f"seed{self.seed}"
@@ -68,7 +74,13 @@ def make_budget(label: str) -> Budget:
 
 
 def plan(cfg) -> list[RunSpec]:
-    """The sweep's cells, in order: strategies x budgets x seeds (own-size strategies once)."""
+    """The sweep's cells, in order: strategies x budgets x seeds (own-size strategies once).
+
+    A name in ``strategies`` is a registered strategy or a named variant (``variants:`` in
+    the config, else ``harness/conf/variant/<name>.yaml``). A variant's parameters are its
+    strategy's ``strategy_params``, then the variant's own, then ``strategy_params.<variant>``;
+    ``strategy_budget`` is looked up by the variant's name, then its strategy's.
+    """
     if not cfg.strategies:
         raise SelbenchError("run: strategies is empty")
     own = {k: budget_label(v) for k, v in (cfg.strategy_budget or {}).items()}
@@ -76,14 +88,38 @@ def plan(cfg) -> list[RunSpec]:
     for label in [*budgets, *own.values()]:
         budget_from_label(label)  # every label checked before any work starts
     specs = []
-    for name in cfg.strategies:
-        node = (cfg.strategy_params or {}).get(name)
-        params = json.dumps(to_plain(node) if node is not None else {}, sort_keys=True)
-        for budget in ([own[name]] if name in own else budgets):
-            make_budget(budget)  # bad budgets fail before anything runs
+    for name in map(str, cfg.strategies):
+        strategy, variant, params = _method(name, cfg)
+        text = json.dumps(params, sort_keys=True)
+        key = name if name in own else strategy
+        for budget in ([own[key]] if key in own else budgets):
             for seed in cfg.seeds:
-                specs.append(RunSpec(str(name), budget, integer(seed, "seeds"), params))
+                specs.append(RunSpec(strategy, budget, integer(seed, "seeds"), text, variant))
     return specs
+
+
+def _method(name: str, cfg) -> tuple[str, str | None, dict]:
+    """(registered strategy, variant name or None, parameter overrides) for a sweep name."""
+    from harness.select.base import STRATEGIES
+    from harness.select.variants import resolve_variant, variant_names
+
+    given = dict(to_plain(cfg.strategy_params) or {}) if cfg.get("strategy_params") else {}
+    inline = to_plain(cfg.variants) if cfg.get("variants") else {}
+    variant = resolve_variant(name, inline)
+    if variant is None:
+        if name not in STRATEGIES:
+            import difflib
+
+            known = STRATEGIES.names() + variant_names(inline)
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise SelbenchError(f"run: {name!r} is neither a strategy nor a variant{hint} "
+                                "(see `selbench ls strategies` and harness/conf/variant/)")
+        return name, None, dict(given.get(name) or {})
+    if name in STRATEGIES:
+        raise SelbenchError(f"variant {name!r} has the name of a strategy; rename the variant")
+    params = {**(given.get(variant.strategy) or {}), **variant.params, **(given.get(name) or {})}
+    return variant.strategy, name, params
 
 
 def resolve_pool(cfg) -> Path:
@@ -125,7 +161,7 @@ def run_one(spec: RunSpec, cfg, pool: Path, data_root: Path, out: Path) -> Path:
     params = json.loads(spec.params)
     subset = cell / "subset.npy"
     run_selection(pool, spec.strategy, params, make_budget(spec.budget), spec.seed, subset,
-                  workers=int(cfg.workers), progress=f"select {spec.strategy}")
+                  workers=int(cfg.workers), progress=f"select {spec.name}", variant=spec.variant)
     from harness.train.commands import scale_overrides
 
     scale = to_plain(cfg.scale)

@@ -4,7 +4,7 @@ One JSON object per task, appended (flushed and fsynced) as each task finishes::
 
     {"key": "vtab/cifar100", "dataset": "CIFAR-100",
      "metrics": {"acc1": ..., "acc5": ..., "mean_per_class_recall": ..., "main_metric": ...},
-     "run": {"strategy", "params", "budget", "seed", "scale", "model", "suite",
+     "run": {"strategy", "variant", "params", "budget", "seed", "scale", "model", "suite",
              "subset_sha256", "checkpoint_sha256"}}
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from harness.errors import SelbenchError
 from harness.io import sha256_file
 
 RESULTS_FILE = "eval_results.jsonl"
-RUN_FIELDS = ("strategy", "params", "budget", "seed", "scale", "model", "suite",
+RUN_FIELDS = ("strategy", "variant", "params", "budget", "seed", "scale", "model", "suite",
               "subset_sha256", "checkpoint_sha256")
 
 
@@ -50,7 +50,8 @@ def run_identity(checkpoint: Path, suite: str, model: str, info: dict | None) ->
         raise SelbenchError(f"checkpoint {checkpoint} does not match the checkpoint_sha256 "
                             f"recorded in {Path(checkpoint).parent / 'train.json'}")
     selection = info.get("selection") or {}
-    return {"strategy": selection.get("strategy"), "params": selection.get("params"),
+    return {"strategy": selection.get("strategy"), "variant": selection.get("variant"),
+            "params": selection.get("params"),
             "budget": selection.get("budget"),
             "seed": selection.get("seed", info.get("seed")),
             "scale": info.get("scale"), "model": model, "suite": suite,

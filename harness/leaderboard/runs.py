@@ -160,7 +160,8 @@ def _add_line(runs: dict, line: dict, path: Path, number: int) -> None:
     for field in ("strategy", "seed", "scale", "suite"):
         _check_name(info.get(field), field, where)
     label, value = budget_label(info.get("budget"))
-    run = Run(strategy=_text(info.get("strategy"), "none"), budget=label,
+    # a named variant is shown under its name; a plain strategy under the strategy's
+    run = Run(strategy=_text(info.get("variant") or info.get("strategy"), "none"), budget=label,
               seed=_text(info.get("seed"), "none") if not isinstance(info.get("seed"), int) else info["seed"],
               scale=_text(info.get("scale"), "unknown"), suite=str(info["suite"]),
               checkpoint_sha256=info.get("checkpoint_sha256"),

@@ -226,11 +226,13 @@ def _record_scores(context: SelectionContext, scores: np.ndarray, mask: np.ndarr
 
 # ----- the stage -----------------------------------------------------------------------------
 def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budget, seed: int,
-                  out, workers: int = 1, progress: bool | str = True, overwrite: bool = False) -> dict:
+                  out, workers: int = 1, progress: bool | str = True, overwrite: bool = False,
+                  variant: str | None = None) -> dict:
     """Select a subset of ``pool_dir`` with ``strategy`` under ``budget``; return the manifest.
 
     Writes the sorted ``u8,u8`` subset to ``out`` (``.npy``) and the manifest JSON to
-    ``out.with_suffix('.json')``, both atomically (a failed run leaves neither). Returns the
+    ``out.with_suffix('.json')``, both atomically (a failed run leaves neither). ``variant``
+    is the name a sweep gave this strategy and parameters (recorded, shown by leaderboards). Returns the
     existing manifest without recomputing when the same selection (strategy and its
     version, resolved params, budget, seed, pool fingerprint) already finished and the
     file's sha256 matches. Files at either name that are not a previous selection need
@@ -250,6 +252,8 @@ def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budge
         raise SelbenchError(f"{pool.root}: the pool has no rows")
     check_budget(budget, n)
     identity = _identity(strat, budget, seed, pool)
+    if variant:
+        identity["variant"] = str(variant)
     done = finished_manifest(out, identity)
     if done is not None:
         return done

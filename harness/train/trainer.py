@@ -101,7 +101,8 @@ def _selection(subset: Path, pool: Pool) -> dict:
     if fp and fp != pool.fingerprint:
         raise SelbenchError(f"{manifest_path}: subset was selected from pool fingerprint {fp[:12]}..., "
                             f"but {pool.root} has {pool.fingerprint[:12]}...")
-    return {k: manifest[k] for k in ("strategy", "params", "budget", "seed") if k in manifest}
+    return {k: manifest[k] for k in ("strategy", "variant", "version", "params", "budget", "seed")
+            if k in manifest}
 
 
 def _read_json(path: Path) -> dict:

@@ -55,3 +55,17 @@ def test_torn_tail_dropped_complete_lines_kept(tmp_path):
     assert drop_torn_tail(path) is False
     path.write_text(json.dumps(GOOD))           # complete but unterminated: terminated, kept
     assert drop_torn_tail(path) is False and path.read_text() == json.dumps(GOOD) + "\n"
+
+
+def test_run_identity_carries_the_variant(tmp_path):
+    from harness.evaluate.results import run_identity
+    from harness.io import sha256_file
+
+    ckpt = tmp_path / "checkpoint.pt"
+    ckpt.write_bytes(b"weights")
+    info = {"scale": "tiny", "checkpoint_sha256": sha256_file(ckpt),
+            "selection": {"strategy": "normsim", "variant": "normsim_p2", "params": {"p": "2"},
+                          "budget": {"fraction": 0.3}, "seed": 0}}
+    run = run_identity(ckpt, "tiny", "selbench-tiny", info)
+    assert (run["strategy"], run["variant"], run["params"]) == ("normsim", "normsim_p2", {"p": "2"})
+    assert run_identity(ckpt, "tiny", "m", {})["variant"] is None

@@ -241,3 +241,16 @@ def test_names_from_result_files_are_checked(tmp_path, field, value):
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     with pytest.raises(SelbenchError, match=f"run {field} .* is not a valid name"):
         build_leaderboard([path], tmp_path / "board")
+
+
+def test_variants_are_shown_under_their_names(sweep, tmp_path):
+    out = tmp_path / "variants"
+    for variant, p, ckpt in (("normsim_p2", "2", "a"), ("normsim_pinf", "inf", "b")):
+        path = write_run(out, variant, 0, ALPHA)
+        lines = [json.loads(t) for t in path.read_text().splitlines()]
+        for line in lines:
+            line["run"].update(strategy="normsim", variant=variant, params={"p": p},
+                               checkpoint_sha256=ckpt * 64)
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    board = build_leaderboard([out], tmp_path / "lb", plots=False)
+    assert {r["strategy"] for r in board["runs"]} == {"normsim_p2", "normsim_pinf"}
