@@ -4,7 +4,7 @@ One JSON object per task, appended (flushed and fsynced) as each task finishes::
 
     {"key": "vtab/cifar100", "dataset": "CIFAR-100",
      "metrics": {"acc1": ..., "acc5": ..., "mean_per_class_recall": ..., "main_metric": ...},
-     "run": {"strategy", "variant", "params", "budget", "seed", "scale", "model", "suite",
+     "run": {"strategy", ["variant",] "params", "budget", "seed", "scale", "model", "suite",
              "subset_sha256", "checkpoint_sha256"}}
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.errors import SelbenchError
 from harness.io import sha256_file
+from harness.schemas import SchemaError, read_json, stamp, validate
 
 RESULTS_FILE = "eval_results.jsonl"
 RUN_FIELDS = ("strategy", "variant", "params", "budget", "seed", "scale", "model", "suite",
@@ -27,13 +28,7 @@ def read_train_info(checkpoint: Path) -> dict | None:
     path = Path(checkpoint).parent / "train.json"
     if not path.is_file():
         return None
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SelbenchError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(info, dict):
-        raise SelbenchError(f"{path}: expected a JSON object")
-    return info
+    return read_json("train.json", path)
 
 
 def run_identity(checkpoint: Path, suite: str, model: str, info: dict | None) -> dict:
@@ -50,8 +45,8 @@ def run_identity(checkpoint: Path, suite: str, model: str, info: dict | None) ->
         raise SelbenchError(f"checkpoint {checkpoint} does not match the checkpoint_sha256 "
                             f"recorded in {Path(checkpoint).parent / 'train.json'}")
     selection = info.get("selection") or {}
-    return {"strategy": selection.get("strategy"), "variant": selection.get("variant"),
-            "params": selection.get("params"),
+    variant = {"variant": selection["variant"]} if selection.get("variant") else {}
+    return {"strategy": selection.get("strategy"), **variant, "params": selection.get("params"),
             "budget": selection.get("budget"),
             "seed": selection.get("seed", info.get("seed")),
             "scale": info.get("scale"), "model": model, "suite": suite,
@@ -68,7 +63,8 @@ def result_line(task, metrics: dict, run: dict) -> dict:
         raise SelbenchError(f"task {task.key}: its evaluator gave no {task.main_metric!r} "
                             f"(got {', '.join(sorted(metrics))})")
     metrics["main_metric"] = metrics.get(task.main_metric) if task.main_metric else None
-    return {"key": task.key, "dataset": task.name, "metrics": metrics, "run": run}
+    return stamp("eval_results.jsonl line",
+                 {"key": task.key, "dataset": task.name, "metrics": metrics, "run": run})
 
 
 def _number(value):
@@ -125,22 +121,14 @@ def _parse_line(path: Path, number: int, text: str) -> dict:
         line = json.loads(text)
     except ValueError as exc:
         raise SelbenchError(f"{where}: corrupt results line ({exc.__class__.__name__}: {exc})") from exc
-    if not isinstance(line, dict):
-        raise SelbenchError(f"{where}: corrupt results line (not a JSON object)")
-    for field in ("key", "dataset"):
-        if not isinstance(line.get(field), str):
-            raise SelbenchError(f"{where}: corrupt results line (no string {field!r})")
-    metrics = line.get("metrics")
-    if not isinstance(metrics, dict) or "main_metric" not in metrics:
-        raise SelbenchError(f"{where}: corrupt results line (no metrics.main_metric)")
-    mm = metrics["main_metric"]
-    if mm is not None and (isinstance(mm, bool) or not isinstance(mm, (int, float))):
-        raise SelbenchError(f"{where}: corrupt results line (main_metric is not a number)")
+    try:
+        line = validate("eval_results.jsonl line", line, where)
+    except SchemaError as exc:
+        raise SelbenchError(f"{where}: corrupt results line ({exc.detail})") from exc
+    mm = line["metrics"]["main_metric"]
     if mm is not None and not (MAIN_METRIC_RANGE[0] <= mm <= MAIN_METRIC_RANGE[1]):
         raise SelbenchError(f"{where}: main_metric {mm!r} of {line['key']!r} is outside "
                             f"[{MAIN_METRIC_RANGE[0]:g}, {MAIN_METRIC_RANGE[1]:g}] (or not finite)")
-    if "run" in line and not isinstance(line["run"], dict):
-        raise SelbenchError(f"{where}: corrupt results line (run is not an object)")
     return line
 
 

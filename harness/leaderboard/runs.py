@@ -17,7 +17,6 @@ from harness.errors import SelbenchError
 
 RESULTS_NAME = "eval_results.jsonl"
 MANIFEST_NAME = "subset.json"
-MANIFEST_SHA_KEYS = ("subset_sha256", "sha256")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 
 
@@ -268,11 +267,10 @@ def attach_manifests(runs: list[Run], manifests: Iterable[str | Path] = ()) -> N
 
 
 def manifest_sha(manifest: dict) -> str | None:
-    """The subset ``.npy`` sha256 a manifest records, or None."""
-    for key in MANIFEST_SHA_KEYS:
-        if isinstance(manifest.get(key), str):
-            return manifest[key]
-    return None
+    """The subset ``.npy`` sha256 a manifest records (read through ``harness.schemas``,
+    which maps earlier names to ``subset_sha256``), or None."""
+    value = manifest.get("subset_sha256")
+    return value if isinstance(value, str) else None
 
 
 def _manifest_near(results: Path, subset_sha: str | None):
@@ -288,10 +286,6 @@ def _manifest_near(results: Path, subset_sha: str | None):
 
 
 def _read_manifest(path: Path) -> dict:
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SelbenchError(f"manifest {path} is not readable JSON: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise SelbenchError(f"manifest {path} is not a JSON object")
-    return manifest
+    from harness.schemas import read_json
+
+    return read_json("subset manifest", path)

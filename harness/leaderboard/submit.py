@@ -10,7 +10,6 @@ sha256 is in the manifest). Incomplete suites and inconsistent files are refused
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from harness.errors import SelbenchError
 from harness.io import sha256_file, write_json_atomic
+from harness.schemas import read_json
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REQUIRED = {"eval_results.jsonl": ("eval/eval_results.jsonl", "eval_results.jsonl"),
@@ -133,8 +133,8 @@ def _checked_run(files: dict[str, Path], run_dir: Path):
     if not row["complete"]:
         raise SelbenchError(f"run {run_dir} has an incomplete {run.suite} suite: missing "
                             f"{row['missing'].replace(';', ', ')}")
-    train = _json(files["train.json"])
-    manifest = _json(files["subset.json"])
+    train = read_json("train.json", files["train.json"])
+    manifest = read_json("subset manifest", files["subset.json"])
     _same(train.get("checkpoint_sha256"), run.checkpoint_sha256, "checkpoint sha256",
           files["train.json"], files["eval_results.jsonl"])
     _same(train.get("subset_sha256"), run.subset_sha256, "subset sha256",
@@ -147,16 +147,6 @@ def _checked_run(files: dict[str, Path], run_dir: Path):
 def _same(a, b, what: str, file_a: Path, file_b: Path) -> None:
     if a is not None and b is not None and a != b:
         raise SelbenchError(f"{what} differs between {file_a} ({str(a)[:12]}) and {file_b} ({str(b)[:12]})")
-
-
-def _json(path: Path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SelbenchError(f"{path} is not readable JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SelbenchError(f"{path} is not a JSON object")
-    return data
 
 
 def _record(name: str, run, scores: dict, stage: Path, files: dict[str, Path]) -> dict:

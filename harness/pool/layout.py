@@ -9,7 +9,6 @@ A pool directory holds, per shard, ``<stem>.parquet`` (metadata) and ``<stem>.np
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 from harness.errors import SelbenchError
 from harness.pool.npz import NpzKeyError, read_npz
 from harness.pool.uid import arrow_uids_to_array
+from harness.schemas import read_json
 
 POOL_INFO = "pool.json"
 AUDIT_FILE = "audit.parquet"
@@ -80,12 +80,7 @@ class Pool:
             tar = pqt.with_suffix(".tar")
             shards.append(ShardFiles(pqt.stem, pqt, npz, tar if tar.exists() else None))
         info_path = root / POOL_INFO
-        info = {}
-        if info_path.exists():
-            try:
-                info = json.loads(info_path.read_text())
-            except json.JSONDecodeError as exc:
-                raise SelbenchError(f"{info_path}: invalid JSON ({exc})") from exc
+        info = read_json("pool.json", info_path) if info_path.exists() else {}
         return cls(root, shards, info)
 
     # ----- facts about the pool -------------------------------------------------------

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from harness.io import atomic_path, sha256_file, write_json_atomic
 from harness.pool.layout import POOL_INFO
+from harness.schemas import stamp
 
 
 def shard_stem(index: int) -> str:
@@ -96,5 +97,6 @@ def write_pool_info(root: str | os.PathLike, info: dict) -> dict:
         keys = {k: int(f[k].shape[1]) for k in sorted(f.files)}
     full = dict(info)
     full.update(size=rows, embedding_keys=keys, fingerprint=content_fingerprint(root))
+    full = stamp("pool.json", full, str(root / POOL_INFO))
     write_json_atomic(root / POOL_INFO, full)
     return full

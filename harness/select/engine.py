@@ -31,6 +31,7 @@ from harness.select.base import (STRATEGIES, Scorer, SelectionContext, SetSelect
                                  fraction_threshold, threshold_mask, top_k_mask)
 from harness.select.budget import Budget, check_budget
 from harness.select.executors import Executor, LocalExecutor, make_executor
+from harness.schemas import read_json, stamp
 
 
 # ----- strategies and their parameters -----------------------------------------------------
@@ -263,8 +264,7 @@ def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budge
     mask = select_mask(strat, pool, budget, uids, rng)
     manifest = dict(identity, shape=strat.shape, embedding=_arch_used(strat),
                     embedding_keys=strat.embedding_keys(),
-                    pool=dict(identity["pool"], path=str(pool.root.resolve()), name=pool.name,
-                              rows=n),
+                    pool={"path": str(pool.root.resolve()), "name": pool.name, "rows": n},
                     selected=int(mask.sum()), extra=jsonable(context.extra),
                     versions=package_versions())
     if pool.audit_path is not None:
@@ -272,14 +272,14 @@ def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budge
 
         manifest["audit"] = audit_report(pool.audit_path, uids, mask)
     _write_outputs(out, uids[mask], manifest, start)
-    return json.loads(out.with_suffix(".json").read_text())
+    return read_json("subset manifest", out.with_suffix(".json"))
 
 
 def _identity(strat: Strategy, budget: Budget, seed: int, pool: Pool) -> dict:
     return {"strategy": strat.name, "version": strat.identity_version(),
             "params": params_dict(strat.params),
             "budget": jsonable(budget.describe()), "seed": int(seed),
-            "pool": {"fingerprint": pool.fingerprint}}
+            "pool_fingerprint": pool.fingerprint}
 
 
 def finished_manifest(out: Path, identity: dict) -> dict | None:
@@ -288,11 +288,10 @@ def finished_manifest(out: Path, identity: dict) -> dict | None:
     if not (Path(out).is_file() and meta.is_file()):
         return None
     try:
-        manifest = json.loads(meta.read_text())
-    except json.JSONDecodeError:
+        manifest = read_json("subset manifest", meta)
+    except SelbenchError:  # unreadable or not a manifest: recompute and replace it
         return None
-    same = all(manifest.get(k) == v for k, v in identity.items() if k != "pool")
-    same = same and manifest.get("pool", {}).get("fingerprint") == identity["pool"]["fingerprint"]
+    same = all(manifest.get(k) == v for k, v in identity.items())
     if not same or manifest.get("subset_sha256") != sha256_file(out):
         return None
     return manifest
@@ -309,6 +308,7 @@ def _write_outputs(out: Path, selected: np.ndarray, manifest: dict, start: float
                 manifest["subset"] = out.name
                 manifest["subset_sha256"] = sha256_file(tmp_npy)
                 manifest["wall_time_s"] = round(time.perf_counter() - start, 3)
+                manifest = stamp("subset manifest", manifest, str(meta_path))
                 tmp_json.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             subset_in_place = True
     except BaseException:

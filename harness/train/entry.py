@@ -85,8 +85,12 @@ def _record_runtime(argv: list[str], threads: int, fused_adamw: bool) -> None:
 
     run_dir = os.path.join(_flag(argv, "--logs"), _flag(argv, "--name") or "")
     os.makedirs(run_dir, exist_ok=True)
-    write_json_atomic(os.path.join(run_dir, RUNTIME_FILE),
-                      {"device": _flag(argv, "--device"), "threads": threads, "fused_adamw": fused_adamw})
+    from harness.schemas import stamp
+
+    path = os.path.join(run_dir, RUNTIME_FILE)
+    write_json_atomic(path, stamp("runtime.json", {"device": _flag(argv, "--device"),
+                                                   "threads": threads, "fused_adamw": fused_adamw},
+                                  path))
 
 
 def _flag(argv: list[str], name: str) -> str | None:

@@ -24,6 +24,7 @@ from harness.io import package_versions, sha256_file, write_json_atomic
 from harness.lock import folder_lock
 from harness.pool.layout import Pool
 from harness.pool.subset import read_subset
+from harness.schemas import read_json, stamp
 from harness.train import checkpoints, launch
 from harness.train.export import export_local_dir
 from harness.train.flags import LOG_NAME, openclip_argv
@@ -94,10 +95,8 @@ def _selection(subset: Path, pool: Pool) -> dict:
     manifest_path = subset.with_suffix(".json")
     if not manifest_path.is_file():
         return {}
-    manifest = _read_json(manifest_path)
-    pool_field = manifest.get("pool")
-    fp = manifest.get("pool_fingerprint") or (
-        pool_field.get("fingerprint") if isinstance(pool_field, dict) else None)
+    manifest = read_json("subset manifest", manifest_path)
+    fp = manifest.get("pool_fingerprint")
     if fp and fp != pool.fingerprint:
         raise SelbenchError(f"{manifest_path}: subset was selected from pool fingerprint {fp[:12]}..., "
                             f"but {pool.root} has {pool.fingerprint[:12]}...")
@@ -120,7 +119,7 @@ def _finished(out: Path, identity: dict) -> dict | None:
     path = out / "train.json"
     if not path.is_file():
         return None
-    done = _read_json(path)
+    done = read_json("train.json", path)
     if any(done.get(k) != v for k, v in identity.items()):
         raise SelbenchError(f"{out} holds a finished run of another configuration "
                             f"(scale {done.get('scale')}, seed {done.get('seed')}, subset sha256 "
@@ -175,7 +174,7 @@ def _runtime(out: Path) -> dict:
     from harness.train.entry import RUNTIME_FILE
 
     path = out / LOG_NAME / RUNTIME_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_json("runtime.json", path) if path.is_file() else {}
 
 
 def _segments(out: Path) -> list[dict]:
@@ -214,6 +213,7 @@ def _finish(out, identity, spec, selection, subset, meta, opts) -> dict:
         "segments": segments,
         "versions": package_versions(),
     }
+    result = stamp("train.json", result, str(out / "train.json"))
     write_json_atomic(out / "train.json", result)
     return result
 

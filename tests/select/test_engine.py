@@ -43,7 +43,8 @@ def test_manifest_records_the_selection(random_pool, tmp_path):
     assert m["embedding_keys"] == []  # the pool's clip_l14_similarity_score column is read
     assert m["extra"]["score_source"] == "column clip_l14_similarity_score"
     assert m["budget"] == {"fraction": 0.3} and m["seed"] == 0
-    assert m["pool"]["fingerprint"] == pool.fingerprint and m["pool"]["rows"] == 200
+    assert m["pool_fingerprint"] == pool.fingerprint and m["pool"]["rows"] == 200
+    assert "fingerprint" not in m["pool"] and m["schema"] == 1
     assert m["pool"]["path"] == str(random_pool.resolve())
     assert m["selected"] == 60 and len(read_subset(out)) == 60
     assert m["subset"] == "clip.npy" and m["subset_sha256"] == sha256_file(out)

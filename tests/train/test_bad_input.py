@@ -80,9 +80,15 @@ def test_empty_subset(tmp_path, tar_pool, capsys):
 
 def test_manifest_of_another_pool(tmp_path, tar_pool, capsys):
     sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5])
-    sub.with_suffix(".json").write_text(json.dumps({"strategy": "x", "pool_fingerprint": "f" * 64}))
+    manifest = {"strategy": "x", "params": {}, "budget": {"count": 5}, "seed": 0,
+                "subset_sha256": "0" * 64, "pool_fingerprint": "f" * 64}
+    sub.with_suffix(".json").write_text(json.dumps(manifest))
     assert _train(tar_pool, sub, tmp_path / "out") == 2
     _one_line_error(capsys, "pool fingerprint ffffffffffff")
+    del manifest["seed"]  # a manifest is read through its schema
+    sub.with_suffix(".json").write_text(json.dumps(manifest))
+    assert _train(tar_pool, sub, tmp_path / "out") == 2
+    _one_line_error(capsys, f"{sub.with_suffix('.json')}: required field 'seed' is missing")
     assert not (tmp_path / "out").exists()
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.io import sha256_file
 from harness.train.checkpoints import checkpoint_dir, epoch_checkpoints, is_complete
 from harness.train.trainer import train
 
@@ -30,7 +31,7 @@ def subset(tar_pool, tmp_path_factory):
     fp = json.loads((tar_pool / "pool.json").read_text())["fingerprint"]
     path.with_suffix(".json").write_text(json.dumps(
         {"strategy": "no_filter", "params": {}, "budget": {"natural": True}, "seed": 0,
-         "pool_fingerprint": fp}))
+         "pool_fingerprint": fp, "subset_sha256": sha256_file(path)}))
     return path
 
 
@@ -52,7 +53,7 @@ def test_smoke_outputs(first_run, subset):
     assert result["reshard"]["written"] == 120 and result["samples_per_s"] > 0
     assert result["checkpoint_sha256"] and is_complete(out / "checkpoint.pt")
     runtime = json.loads((out / "open_clip" / "runtime.json").read_text())
-    assert runtime == {"device": "cpu", "threads": 1, "fused_adamw": True}
+    assert runtime == {"device": "cpu", "threads": 1, "fused_adamw": True, "schema": 1}
     assert [s["threads"] for s in result["segments"]] == [1]
     assert sorted(p.name for p in checkpoint_dir(out).glob("*.pt")) == [
         *(f"epoch_{i}.pt" for i in range(1, 6)), "epoch_latest.pt"]  # --save-most-recent, as DataComp
