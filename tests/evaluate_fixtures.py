@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from harness.evaluate.tasks import load_suite
-from harness.pool.writer import write_tar
+from harness.pool.shards import write_tar
 
 TEMPLATES = ["a photo of a {c}.", "a drawing of a {c}."]
 

@@ -21,7 +21,7 @@ from typing import Iterable
 
 from harness.errors import SelbenchError
 from harness.io import write_text_atomic
-from harness.pool.writer import write_tar
+from harness.pool.shards import write_tar
 
 SHARD_SIZE = 1000
 

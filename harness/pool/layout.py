@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
 from harness.pool.npz import NpzKeyError, read_npz
+from harness.pool.shards import Damage, read_tar
 from harness.pool.uid import arrow_uids_to_array
 from harness.schemas import read_json
 
@@ -174,11 +175,12 @@ class Pool:
         if bar is not None:
             bar.close()
 
-    def iter_tar_samples(self, shard: ShardFiles) -> Iterator[dict]:
-        """Yield the samples of a shard's tar as dicts with ``__key__``, ``jpg``, ``txt``, ``json``."""
+    def iter_tar_samples(self, shard: ShardFiles, damage: Damage | None = None) -> Iterator[dict]:
+        """Yield the samples of a shard's tar as dicts with ``__key__``, ``jpg``, ``txt``, ``json``;
+        damaged members are skipped and counted in ``damage`` (``harness.pool.shards``)."""
         if shard.tar is None:
             raise SelbenchError(f"{self.root}: shard {shard.stem} has no tar")
-        yield from iter_tar(shard.tar)
+        yield from read_tar(shard.tar, damage)
 
 
 def read_shard(shard: ShardFiles, columns: Sequence[str] = (), embeddings: Sequence[str] = (),
@@ -214,14 +216,6 @@ def read_shard(shard: ShardFiles, columns: Sequence[str] = (), embeddings: Seque
                                     f"{shard.parquet.name} has {len(uids)}")
             data.embeddings[key] = arr
     return data
-
-
-def iter_tar(path: Path) -> Iterator[dict]:
-    """Yield webdataset samples of one tar (``__key__`` plus raw bytes per extension)."""
-    import webdataset as wds
-
-    for sample in wds.WebDataset(str(path), shardshuffle=False):
-        yield sample
 
 
 def _bar(pool: Pool, progress):

@@ -128,9 +128,11 @@ def _check_embedding(shard, key, arr, rows, report) -> None:
 def _check_tar(pool: Pool, shard: ShardFiles, uids: set, report: ValidationReport) -> None:
     import json
 
-    found = set()
+    from harness.pool.shards import Damage
+
+    found, damage = set(), Damage()
     try:
-        for sample in pool.iter_tar_samples(shard):
+        for sample in pool.iter_tar_samples(shard, damage):
             meta = sample.get("json")
             if meta is None:
                 report.problems.append(f"{shard.tar}: sample {sample['__key__']} has no .json")
@@ -139,6 +141,9 @@ def _check_tar(pool: Pool, shard: ShardFiles, uids: set, report: ValidationRepor
     except Exception as exc:
         report.problems.append(f"{shard.tar}: unreadable tar ({_one_line(exc)})")
         return
+    if damage.count:
+        detail = ", ".join(f"{n} x {why}" for why, n in sorted(damage.reasons.items()))
+        report.problems.append(f"{shard.tar}: {damage.count} damaged part(s) skipped ({detail})")
     extra = found - uids
     if extra:
         report.problems.append(f"{shard.tar}: {len(extra)} samples not in {shard.parquet.name} "

@@ -1,13 +1,12 @@
-"""Writing pools in DataComp's layout: tar shards, parquet metadata, npz embeddings, pool.json."""
+"""Writing pools in DataComp's layout: parquet metadata, npz embeddings, stats, pool.json
+(the tar shards are written by ``harness.pool.shards``)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import tarfile
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,33 +21,6 @@ from harness.schemas import stamp
 def shard_stem(index: int) -> str:
     """DataComp's shard name for shard ``index``: ``{index:08d}``."""
     return f"{index:08d}"
-
-
-def write_tar(path: str | os.PathLike, samples: Iterable[Mapping]) -> int:
-    """Write webdataset samples to a tar atomically; return the number written.
-
-    Each sample maps ``__key__`` to a string and extensions (``jpg``, ``txt``, ``json``)
-    to bytes, str, or (for json) a dict. Member order and metadata are fixed, so equal
-    samples give byte-identical tars.
-    """
-    n = 0
-    with atomic_path(path, suffix=".tar") as tmp, tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tf:
-        for sample in samples:
-            key = sample["__key__"]
-            for ext in sorted(k for k in sample if not k.startswith("__")):
-                value = sample[ext]
-                if isinstance(value, dict):
-                    value = json.dumps(value, sort_keys=True)
-                if isinstance(value, str):
-                    value = value.encode("utf-8")
-                info = tarfile.TarInfo(f"{key}.{ext}")
-                info.size = len(value)
-                info.mtime = 0
-                info.mode = 0o644
-                info.uname = info.gname = "selbench"
-                tf.addfile(info, io.BytesIO(value))
-            n += 1
-    return n
 
 
 def write_stats(path: str | os.PathLike, successes: int, count: int) -> None:

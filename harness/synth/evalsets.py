@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from harness.io import write_text_atomic
-from harness.pool.writer import write_tar
+from harness.pool.shards import write_tar
 from harness.synth import captions as cap
 from harness.synth.corrupt import shift_corruption
 from harness.synth.real import digit_parts, photo_crop, render_digit

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from harness.pool.layout import AUDIT_FILE
-from harness.pool.writer import shard_stem, write_embeddings, write_metadata, write_stats, write_tar
+from harness.pool.shards import write_tar
+from harness.pool.writer import shard_stem, write_embeddings, write_metadata, write_stats
 from harness.synth import captions as cap
 from harness.synth.longtail import concept_ranks, frequency_group
 from harness.synth.presets import ALL_KINDS

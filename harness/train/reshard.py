@@ -1,6 +1,6 @@
 """Materialise a subset as webdataset shards, with DataComp's resharder semantics.
 
-The pool's tars are streamed in shard order (``harness.train.tario``); a sample is kept
+The pool's tars are streamed in shard order (``harness.pool.shards``); a sample is kept
 when its uid (from the sample's ``.json``) is in the subset (a dict lookup built from the
 sorted subset); a uid listed k times is written k times. Output: ``{:08d}.tar`` shards of at most
 ``max_shard_size`` samples, ``sample_ids.npy`` (uids in output order), ``sizes.json``
@@ -25,8 +25,8 @@ from harness.io import atomic_path, sha256_file, write_json_atomic
 from harness.pool.layout import Pool
 from harness.pool.subset import read_subset
 from harness.pool.uid import UID_DTYPE, array_to_uids, uid_to_pair
+from harness.pool.shards import Damage, TarWriter, read_tar
 from harness.pool.writer import shard_stem
-from harness.train.tario import TarWriter, iter_samples
 
 log = logging.getLogger(__name__)
 MAX_SHARD_SIZE = 10_000
@@ -70,21 +70,20 @@ def _kept(pool: Pool, subset: np.ndarray, emitted: np.ndarray, counters: dict,
         bar = tqdm(total=pool.num_rows, desc="reshard", unit="sample", unit_scale=True, leave=False)
     listed = _listed(subset)
     for shard in pool.shards:
-        with open(shard.tar, "rb") as f:
-            for sample in iter_samples(f):
-                if bar is not None:
-                    bar.update(1)
-                pair = _sample_uid(sample)
-                if pair is None:
-                    counters["unreadable"] += 1
-                    continue
-                lo, times = listed.get(pair, (0, 0))
-                if not times or emitted[lo]:
-                    continue  # not listed, or already emitted (a uid twice in the tars)
-                emitted[lo:lo + times] = True
-                body = {k: v for k, v in sample.items() if not k.startswith("__")}
-                for _ in range(times):
-                    yield body, pair
+        for sample in read_tar(shard.tar, counters["damage"]):
+            if bar is not None:
+                bar.update(1)
+            pair = _sample_uid(sample)
+            if pair is None:
+                counters["unreadable"] += 1
+                continue
+            lo, times = listed.get(pair, (0, 0))
+            if not times or emitted[lo]:
+                continue  # not listed, or already emitted (a uid twice in the tars)
+            emitted[lo:lo + times] = True
+            body = {k: v for k, v in sample.items() if not k.startswith("__")}
+            for _ in range(times):
+                yield body, pair
     if bar is not None:
         bar.close()
 
@@ -129,7 +128,7 @@ def reshard(pool_dir, subset_path, out_dir, max_shard_size: int = MAX_SHARD_SIZE
 def _write_shards(pool: Pool, subset: np.ndarray, out: Path, max_shard_size: int,
                   progress) -> dict:
     emitted = np.zeros(len(subset), dtype=bool)
-    counters = {"unreadable": 0}
+    counters = {"unreadable": 0, "damage": Damage()}
     kept = _kept(pool, subset, emitted, counters, progress)
     ids, sizes = [], {}
     for s in itertools.count():
@@ -151,7 +150,8 @@ def _write_shards(pool: Pool, subset: np.ndarray, out: Path, max_shard_size: int
     (out / "sizes.json").write_text(json.dumps(sizes, indent=2, sort_keys=True) + "\n")
     return {"listed": int(len(subset)), "unique_listed": int(len(np.unique(subset))),
             "written": int(len(sample_ids)), "missing_from_tars": int(len(missing)),
-            "unreadable_samples": counters["unreadable"], "shards": sizes,
+            "unreadable_samples": counters["unreadable"],
+            "damaged_tar_members": counters["damage"].count, "shards": sizes,
             "num_shards": len(sizes)}
 
 

@@ -80,7 +80,7 @@ def test_winogavil_conversion_and_evaluator(tmp_path, minimal_checkpoint):
 
 def test_shards_with_pickles_are_refused(tmp_path):
     from harness.errors import SelbenchError
-    from harness.pool.writer import write_tar
+    from harness.pool.shards import write_tar
 
     task = {t.key: t for t in load_suite("tiny")}["count"]
     d = task.data_dir(tmp_path)

@@ -9,7 +9,8 @@ from pool_fixtures import make_random_pool, random_uids, unit_rows
 from harness.errors import SelbenchError
 from harness.pool.layout import Pool
 from harness.pool.uid import uids_to_array
-from harness.pool.writer import write_embeddings, write_metadata, write_tar
+from harness.pool.shards import write_tar
+from harness.pool.writer import write_embeddings, write_metadata
 
 
 def test_iter_shards_covers_pool_in_order(tmp_path):

@@ -12,8 +12,8 @@ from PIL import Image
 
 from harness.pool.uid import uids_to_array
 from harness.pool.subset import write_subset
-from harness.pool.writer import (shard_stem, write_embeddings, write_metadata,
-                                 write_pool_info, write_tar)
+from harness.pool.shards import write_tar
+from harness.pool.writer import shard_stem, write_embeddings, write_metadata, write_pool_info
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220),
            "yellow": (230, 220, 40), "black": (10, 10, 10), "white": (245, 245, 245),
