@@ -230,9 +230,12 @@ def _members(buf, damage: Damage, where: str) -> Iterator[tuple[str, bytes]]:
             if header[257:262] == b"ustar" and header[345:500].strip(b"\0"):
                 name = _cstr(header[345:500]) + "/" + name
             name = pax.get("path", long_name or name)
+            sized_by_pax = "size" in pax
             long_name, pax = None, {}
             if kind in (b"0", b"\0", b"7"):
                 yield name, buf[start:start + size]
+            if sized_by_pax:
+                break  # the plan placed the next header by this header's own size field
     if pos < end and buf[pos:end].strip(b"\0"):
         damage.skip(where, pos, f"truncated header ({end - pos} bytes)")
 

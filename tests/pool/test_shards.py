@@ -172,3 +172,13 @@ def test_stopping_early_unmaps_the_file(tmp_path):
     it = read_tar(tmp_path / "t.tar")
     next(it)
     it.close()  # a mapped buffer still exported would raise BufferError here
+
+
+def test_a_pax_size_places_the_next_member():
+    # a pax record gives the real size of a member whose ustar size field says 0
+    body = b"z" * 700
+    blob = (member(b"pax", b"12 size=700\n", b"x") + raw_header(b"big.bin", 0, b"0") + body
+            + bytes(-len(body) % BLOCK) + member(b"next.txt", b"after") + bytes(1024))
+    damage = Damage()
+    assert list(iter_members(io.BytesIO(blob), damage)) == [("big.bin", body), ("next.txt", b"after")]
+    assert damage.count == 0
