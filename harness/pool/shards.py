@@ -23,7 +23,6 @@ import json
 import logging
 import mmap
 import os
-import re
 from typing import BinaryIO, Iterable, Iterator, Mapping
 
 import numpy as np
@@ -38,7 +37,7 @@ ZERO_BLOCK = bytes(BLOCK)
 MAX_NAME = 4096        # bytes of a GNU long name
 MAX_PAX = 1 << 20      # bytes of a pax extended header
 BATCH = 256            # headers whose checksums are checked together
-_KEY = re.compile(r"^((?:.*/|)[^./]+)[.]([^/]*)$")  # webdataset's base_plus_ext
+_LINKED = (ord("x"), ord("g"), ord("L"))  # header kinds that describe the next member
 
 
 class Damage:
@@ -73,6 +72,18 @@ def _num(field: bytes) -> int:
     return int(text, 8)
 
 
+def _size(field: bytes) -> int:
+    """The 12-byte size field: the usual eleven octal digits and a NUL or space read
+    directly, anything else through ``_num``."""
+    digits = field[:11]
+    if field[11:12] in (b"\0", b" ") and digits.isdigit():  # ASCII digits only: no sign, no _
+        try:
+            return int(digits, 8)
+        except ValueError:  # an 8 or a 9
+            pass
+    return _num(field)
+
+
 def _cstr(field: bytes) -> str:
     return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
@@ -95,23 +106,23 @@ def _pax(data: bytes) -> dict:
     return out
 
 
-def _checksums_ok(headers: list[bytes]) -> list[bool]:
-    """Whether each 512-byte header's stored checksum matches its bytes, the checksum field
-    counted as spaces (the unsigned sum, or the signed one some old tars wrote)."""
-    blocks = np.frombuffer(b"".join(headers), dtype=np.uint8).reshape(len(headers), BLOCK)
+def _checksums_ok(blocks: np.ndarray) -> list[bool]:
+    """Whether each 512-byte header (a row of ``blocks``, uint8) has a stored checksum that
+    matches its bytes, the checksum field counted as spaces (the unsigned sum, or the signed
+    one some old tars wrote)."""
     sums = (blocks.sum(axis=1, dtype=np.int64)
             - blocks[:, 148:156].sum(axis=1, dtype=np.int64) + 8 * 32).tolist()
     # the usual field: six octal digits then NUL or space, read for every header at once
     digits = blocks[:, 148:154].astype(np.int64) - 48
-    plain = (((digits >= 0) & (digits <= 7)).all(axis=1) & np.isin(blocks[:, 154], (0, 32))).tolist()
+    plain = (((digits >= 0) & (digits <= 7)).all(axis=1) & ((blocks[:, 154] == 0) | (blocks[:, 154] == 32))).tolist()
     stored = (digits @ (8 ** np.arange(5, -1, -1, dtype=np.int64))).tolist()
     out = []
-    for i, (head, total) in enumerate(zip(headers, sums)):
+    for i, total in enumerate(sums):
         if plain[i] and stored[i] == total:
             out.append(True)
             continue
         try:
-            value = _num(head[148:156])
+            value = _num(blocks[i, 148:156].tobytes())
         except _BadField:
             out.append(False)
             continue
@@ -147,35 +158,32 @@ def iter_members(f: BinaryIO, damage: Damage | None = None, where: str = "") -> 
             buf.close()  # the mmap: unmapped when the caller stops, not when collected
 
 
-def _plan(buf, pos: int, end: int) -> tuple[list[int], list[bytes], list[int | None]]:
-    """Offsets, bytes and sizes (None: unparsable) of up to ``BATCH`` consecutive headers
-    from ``pos``, trusting their sizes; stops after a header whose successor cannot be
-    placed without it (pax, long name, a size that does not parse or does not fit) and
-    before an end-of-archive block."""
-    offsets, headers, sizes = [], [], []
+def _plan(buf, pos: int, end: int) -> tuple[list[int], list[int | None]]:
+    """Offsets and sizes (None: unparsable) of up to ``BATCH`` consecutive headers from
+    ``pos``, trusting their sizes; stops after a header whose successor cannot be placed
+    without it (pax, long name, a size that does not parse) and before an end-of-archive
+    block."""
+    offsets, sizes = [], []
     while len(offsets) < BATCH and pos + BLOCK <= end:
-        header = buf[pos:pos + BLOCK]
-        if header == ZERO_BLOCK:
+        if buf[pos] == 0 and buf[pos:pos + BLOCK] == ZERO_BLOCK:  # a header has a name
             break
         try:
-            size = _num(header[124:136])
+            size = _size(buf[pos + 124:pos + 136])
         except _BadField:
             size = None
         offsets.append(pos)
-        headers.append(header)
         sizes.append(size)
-        if size is None or header[156:157] in (b"x", b"g", b"L"):
+        if size is None or buf[pos + 156] in _LINKED:
             break
         pos += BLOCK + size + (-size % BLOCK)
-    return offsets, headers, sizes
+    return offsets, sizes
 
 
-def _resync(buf, pos: int, end: int) -> int:
+def _resync(buf, blocks, pos: int, end: int) -> int:
     """The offset of the first block from ``pos`` on that is a valid header or an
     end-of-archive block (``end`` when there is none)."""
     while pos + BLOCK <= end:
-        header = buf[pos:pos + BLOCK]
-        if header == ZERO_BLOCK or _checksums_ok([header])[0]:
+        if buf[pos:pos + BLOCK] == ZERO_BLOCK or _checksums_ok(blocks[[pos]])[0]:
             return pos
         pos += BLOCK
     return end
@@ -183,25 +191,28 @@ def _resync(buf, pos: int, end: int) -> int:
 
 def _members(buf, damage: Damage, where: str) -> Iterator[tuple[str, bytes]]:
     end, pos = len(buf), 0
+    # every 512-byte window of the archive, as a view: headers are gathered from it in batches
+    blocks = (np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, dtype=np.uint8), BLOCK)
+              if end >= BLOCK else None)
     long_name, pax = None, {}
     while pos + BLOCK <= end:
-        offsets, headers, sizes = _plan(buf, pos, end)
+        offsets, sizes = _plan(buf, pos, end)
         if not offsets:
             return  # an end-of-archive block
-        for offset, header, size, ok in zip(offsets, headers, sizes, _checksums_ok(headers)):
+        for offset, size, ok in zip(offsets, sizes, _checksums_ok(blocks[offsets])):
             if not ok or size is None:
-                pos = _resync(buf, offset + BLOCK, end)
+                pos = _resync(buf, blocks, offset + BLOCK, end)
                 damage.skip(where, offset, f"{'bad header checksum' if not ok else 'unparsable size'}"
                                            f" ({pos - offset} bytes to the next header)")
                 long_name, pax = None, {}
                 break
-            if "size" in pax:
+            if pax and "size" in pax:
                 try:
                     size = int(pax["size"])
                 except ValueError:
                     size = -1
                 if size < 0:
-                    pos = _resync(buf, offset + BLOCK, end)
+                    pos = _resync(buf, blocks, offset + BLOCK, end)
                     damage.skip(where, offset, "unparsable pax size")
                     long_name, pax = None, {}
                     break
@@ -210,6 +221,7 @@ def _members(buf, damage: Damage, where: str) -> Iterator[tuple[str, bytes]]:
                 damage.skip(where, offset, f"truncated member ({size} bytes, {end - start} left)")
                 return
             pos = start + size + (-size % BLOCK)
+            header = buf[offset:start]
             kind = header[156:157]
             if kind in (b"L", b"x", b"g"):
                 limit = MAX_NAME if kind == b"L" else MAX_PAX
@@ -229,9 +241,11 @@ def _members(buf, damage: Damage, where: str) -> Iterator[tuple[str, bytes]]:
             name = _cstr(header[0:100])
             if header[257:262] == b"ustar" and header[345:500].strip(b"\0"):
                 name = _cstr(header[345:500]) + "/" + name
-            name = pax.get("path", long_name or name)
-            sized_by_pax = "size" in pax
-            long_name, pax = None, {}
+            sized_by_pax = False
+            if pax or long_name:
+                name = pax.get("path", long_name or name)
+                sized_by_pax = "size" in pax
+                long_name, pax = None, {}
             if kind in (b"0", b"\0", b"7"):
                 yield name, buf[start:start + size]
             if sized_by_pax:
@@ -241,13 +255,19 @@ def _members(buf, damage: Damage, where: str) -> Iterator[tuple[str, bytes]]:
 
 
 def iter_samples(f: BinaryIO, damage: Damage | None = None, where: str = "") -> Iterator[dict]:
-    """Group consecutive members by key into samples ``{"__key__": key, ext: bytes}``."""
+    """Group consecutive members by key into samples ``{"__key__": key, ext: bytes}``.
+
+    A member's key and extension split as webdataset's ``base_plus_ext`` does: the key runs
+    to the first dot of the file name, the rest (lower-cased) is the extension; names
+    without a dot, or starting with one, are skipped.
+    """
     sample = None
     for name, data in iter_members(f, damage, where):
-        m = _KEY.match(name)
-        if not m:
+        folder, slash, base = name.rpartition("/")
+        stem, dot, ext = base.partition(".")
+        if not (dot and stem):
             continue
-        key, ext = m.group(1), m.group(2).lower()
+        key, ext = folder + slash + stem, ext.lower()
         if sample is None or key != sample["__key__"] or ext in sample:
             if sample is not None:
                 yield sample
@@ -264,21 +284,28 @@ def read_tar(path: str | os.PathLike, damage: Damage | None = None) -> Iterator[
 
 
 # ----- writing ------------------------------------------------------------------------------
+def _num_field(n: int, width: int) -> bytes:
+    return b"%0*o\0" % (width - 1, n)
+
+
+_USER = b"selbench".ljust(32, b"\0")
+# a header is name(100) | mode uid gid (8 each) | size(12) | mtime(12) | checksum(8) | kind(1)
+# | link name(100) | "ustar\0" "00" | user, group (32 each) | dev major, minor (8 each) | prefix(155)
+_FIXED_A = _num_field(0o644, 8) + _num_field(0, 8) + _num_field(0, 8)
+_FIXED_B = (_num_field(0, 12), b"0" + bytes(100) + b"ustar\x0000" + _USER + _USER + bytes(16)
+            + bytes(155) + bytes(12))
+_FIXED_SUM = sum(_FIXED_A) + sum(_FIXED_B[0]) + sum(_FIXED_B[1]) + 8 * 32  # checksum as spaces
+
+
 def _header(name: str, size: int) -> bytes:
+    """The ustar header of a regular file ``name`` of ``size`` bytes with selbench's fixed
+    metadata (the checksum adds the fixed fields' precomputed sum to the name's and size's)."""
     raw = name.encode("utf-8")
     if len(raw) > 100:
         raise ValueError(f"member name too long for ustar: {name!r}")
-
-    def num(n, width):
-        return b"%0*o\0" % (width - 1, n)
-
-    user = b"selbench".ljust(32, b"\0")
-    head = (raw.ljust(100, b"\0") + num(0o644, 8) + num(0, 8) + num(0, 8) + num(size, 12)
-            + num(0, 12) + b" " * 8 + b"0" + bytes(100) + b"ustar\x0000" + user + user
-            + bytes(16) + bytes(155))  # devmajor, devminor: empty for regular files
-    head = head.ljust(BLOCK, b"\0")
-    chk = b"%06o\0" % sum(head)
-    return head[:148] + chk + head[155:]
+    size_field = _num_field(size, 12)
+    chk = b"%06o\0 " % (_FIXED_SUM + sum(raw) + sum(size_field))
+    return raw.ljust(100, b"\0") + _FIXED_A + size_field + _FIXED_B[0] + chk + _FIXED_B[1]
 
 
 def _bytes(value) -> bytes:
