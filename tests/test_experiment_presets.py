@@ -29,12 +29,12 @@ SCALES = {
 def table3(scale):
     image = {**L14, "centroids": f"datacomp:{scale}", "target": "datacomp:in1k"}
     return {
-        "no_filter": ("none", {}),
-        "datacomp_basic": ("none", {}),
-        "datacomp_text": ("none", {}),
-        "datacomp_image": ("none", image),
-        "clip_score": ("none", {**L14, "datacomp_fraction": 0.3}),
-        "datacomp_image_clip": ("none", {**image, "clip_fraction": 0.3}),
+        "no_filter": ("natural", {}),
+        "datacomp_basic": ("natural", {}),
+        "datacomp_text": ("natural", {}),
+        "datacomp_image": ("natural", image),
+        "clip_score": ("natural", {**L14, "datacomp_fraction": 0.3}),
+        "datacomp_image_clip": ("natural", {**image, "clip_fraction": 0.3}),
     }
 # Wang et al. (arXiv 2405.19547): negCLIPLoss b = 32768, K = 10, tau = 0.01 (OpenAI L/14),
 # top 30%; the best recipe keeps 30% of the pool by negCLIPLoss, then 20% of the pool by
@@ -44,8 +44,8 @@ RECIPES = {
     "datacomp_small_table3": ("small", "datacomp38", table3("small")),
     "datacomp_medium_table3": ("medium", "datacomp38", table3("medium")),
     "negcliploss_normsim_medium": ("medium", "datacomp38", {
-        "no_filter": ("none", {}),
-        "clip_score": ("none", {**L14, "datacomp_fraction": 0.3}),
+        "no_filter": ("natural", {}),
+        "clip_score": ("natural", {**L14, "datacomp_fraction": 0.3}),
         "s_cliploss": ("0.3", SCL),
         "s_cliploss_normsim": ("0.2", {**SCL, "p": "inf", "s_cliploss_fraction": 0.3, "target": "???"}),
     }),
@@ -58,8 +58,8 @@ RECIPES = {
     }),
     # MetaCLIP (arXiv 2309.16671): t = 60k on DataComp's 12.8B pool, 12.8B samples seen.
     "metaclip_fixed_t": ("xlarge", "datacomp38", {
-        "no_filter": ("none", {}),
-        "metaclip": ("none", {"t": 60000, "metadata": "???"}),
+        "no_filter": ("natural", {}),
+        "metaclip": ("natural", {"t": 60000, "metadata": "???"}),
     }),
 }
 
