@@ -25,7 +25,6 @@ does not list are kept as they are.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +146,8 @@ _MISSING = object()
 
 
 def _type_name(types: tuple) -> str:
+    if float in types:
+        types = tuple(t for t in types if t is not int)  # an integer is a number
     names = {int: "an integer", float: "a number", str: "a string", dict: "an object",
              bool: "true or false", list: "a list"}
     return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
@@ -154,7 +155,8 @@ def _type_name(types: tuple) -> str:
 
 def _check(schema: Schema, data, where: str) -> dict:
     if not isinstance(data, dict):
-        raise SchemaError(where, f"a {schema.kind} must be a JSON object")
+        raise SchemaError(where, f"not a JSON object (a {schema.kind} is one; got "
+                                 f"{type(data).__name__})")
     version = data.get("schema", 0)
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise SchemaError(where, f"field 'schema' must be a whole number, got {version!r}")
@@ -169,15 +171,10 @@ def _check(schema: Schema, data, where: str) -> dict:
             continue
         if value is None and f.nullable:
             continue
-        if isinstance(value, bool) and bool not in f.types:
-            ok = False
-        else:
-            ok = isinstance(value, f.types)
-        if ok and isinstance(value, float) and not math.isfinite(value):
-            ok = False
-        if not ok:
-            raise SchemaError(where, f"field {f.name!r} must be {_type_name(f.types)}"
-                                     f"{' or null' if f.nullable else ''}, got {value!r:.60}")
+        ok = isinstance(value, f.types) and not (isinstance(value, bool) and bool not in f.types)
+        if not ok:  # ranges (a finite metric in [0, 1], say) are the reader's to check
+            raise SchemaError(where, f"field {f.name!r} is not {_type_name(f.types)}"
+                                     f"{' (or null)' if f.nullable else ''}, got {value!r:.60}")
     return data
 
 
@@ -217,6 +214,6 @@ def read_json(kind: str, path: str | Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SelbenchError(f"{path}: not readable JSON ({exc.__class__.__name__}: "
+        raise SelbenchError(f"{path}: not valid JSON ({exc.__class__.__name__}: "
                             f"{' '.join(str(exc).split())})") from exc
     return validate(kind, data, str(path))

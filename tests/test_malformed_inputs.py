@@ -114,7 +114,7 @@ CASES = [
     ("train-lr-text", [*TRAIN, f"out={R}/t", "scale.lr=fast"], "lr='fast'"),
     ("train-unknown-scale", [*TRAIN, f"out={R}/t", "scale=smal"], "scale"),
     ("train-manifest-list", ["train", f"pool={P}", f"subset={R}/list_sub.npy", f"out={R}/t"],
-     "expected a JSON object"),
+     "not a JSON object"),
     ("train-manifest-latin1", ["train", f"pool={P}", f"subset={R}/latin_sub.npy", f"out={R}/t"],
      "not valid JSON"),
     ("train-manifest-broken", ["train", f"pool={P}", f"subset={R}/broken_sub.npy", f"out={R}/t"],
