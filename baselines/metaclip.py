@@ -19,6 +19,12 @@ The texts kept at threshold ``t`` are exactly those with ``t*_i < t``, so the bu
 bisection resolution, by uid ascending). The recorded ``t`` is the midpoint between the
 k-th and (k+1)-th critical values: running ``budget=natural strategy.t=<t>`` with the same
 seed keeps the same texts.
+
+Without balancing (the paper's "t = infinity" ablation, ``strategy.t=inf``): every matched
+text has ``P_i = 1``. Under ``budget=natural`` all matched texts are kept; under a count or
+fraction budget the matched texts are subsampled uniformly to the budget: the ``k`` matched
+texts with the smallest coins ``u_i`` (ties by uid), so the comparison with balancing is at
+the same size, with the same matching and the same coins.
 """
 from __future__ import annotations
 
@@ -171,10 +177,17 @@ def critical_t(u: np.ndarray, indptr: np.ndarray, indices: np.ndarray, counts: n
     return hi
 
 
+def unbalanced_mask(u: np.ndarray, indptr: np.ndarray, uids: np.ndarray, k: int) -> np.ndarray:
+    """MetaCLIP with t = infinity under a budget: the ``k`` matched texts with the smallest
+    coins ``u`` (ties by uid); unmatched texts are never kept. Returns a bool mask."""
+    matched = np.diff(indptr) > 0
+    return top_k_mask(np.where(matched, -u, -np.inf), uids, k)
+
+
 @dataclass
 class MetaCLIPParams:
     metadata: str | None = None  # JSON list of entries; None = the pool's metaclip_metadata
-    t: float | None = None  # fixed threshold, with budget=natural
+    t: float | None = None  # fixed threshold with budget=natural; inf = no balancing (any budget)
     max_t_iters: int = 64  # bisection halvings per text under a count/fraction budget
 
 
@@ -240,14 +253,19 @@ class MetaCLIP(SetSelector):
         return u < keep_probability(float(t), indptr, indices, counts)
 
     def _budgeted(self, k, u, indptr, indices, counts, pool, extra) -> np.ndarray:
-        if self.params.t is not None:
-            raise SelbenchError("metaclip: strategy.t is for budget=natural; under budget.count or "
-                                "budget.fraction t is found by bisection")
+        t = self.params.t
+        if t is not None and t != np.inf:
+            raise SelbenchError("metaclip: a finite strategy.t is for budget=natural; under "
+                                "budget.count or budget.fraction t is found by bisection "
+                                "(strategy.t=inf: no balancing, subsampled to the budget)")
         if k > extra["matched_texts"]:
             raise SelbenchError(f"metaclip: budget of {k} rows exceeds the "
                                 f"{extra['matched_texts']} texts that match any metadata entry")
-        tstar = critical_t(u, indptr, indices, counts, int(self.params.max_t_iters))
         uids = np.concatenate([s.uids for s in pool.iter_shards()])
+        if t == np.inf:
+            extra.update(t=np.inf, balancing="none (t = infinity, subsampled to the budget)")
+            return unbalanced_mask(u, indptr, uids, k)
+        tstar = critical_t(u, indptr, indices, counts, int(self.params.max_t_iters))
         mask = top_k_mask(-tstar, uids, k)
         finite = np.sort(tstar[np.isfinite(tstar)])
         low = float(finite[k - 1])

@@ -128,6 +128,41 @@ def test_budget_finds_t_exactly_and_reproduces(tiny_pool):
     assert (big | small).tolist() == big.tolist()
 
 
+def test_unbalanced_t_inf_subsamples_matched_texts_by_coin(tiny_pool):
+    # seed 3 coins: u = [0.0856, 0.2368, 0.8013, 0.5822, 0.0941, 0.4331]; row 3 matches nothing,
+    # so the matched rows by increasing coin are 0, 4, 1, 5, 2
+    expected = {1: [0], 2: [0, 4], 3: [0, 1, 4], 4: [0, 1, 4, 5], 5: [0, 1, 2, 4, 5]}
+    for k, rows in expected.items():
+        mask, extra = select(tiny_pool, {"t": float("inf")}, Budget(count=k), seed=3)
+        assert np.flatnonzero(mask).tolist() == rows
+        assert extra["t"] == np.inf and extra["balancing"].startswith("none")
+    # budget=none with t = inf keeps every matched text (P = 1 for each)
+    mask, _ = select(tiny_pool, {"t": "inf"}, Budget(natural=True), seed=3)
+    assert np.flatnonzero(mask).tolist() == [0, 1, 2, 4, 5]
+    with pytest.raises(SelbenchError, match="exceeds the 5 texts"):
+        select(tiny_pool, {"t": float("inf")}, Budget(count=6))
+
+
+def test_unbalanced_differs_from_balanced_at_the_same_size(tmp_path):
+    # 60 texts match the head entry "dog", 3 the tail entry "owl": balancing to k = 13 keeps
+    # about t dog texts and every owl text (t near 10 > count 3), the unbalanced subsample
+    # keeps owl texts at the rate 13/63 only
+    texts = ["a dog"] * 60 + ["an owl"] * 3
+    (tmp_path / "m.json").write_text(json.dumps(["dog", "owl"]))
+    img = unit_rows(np.random.default_rng(0).normal(size=(63, 4)))
+    pool = write_pool(tmp_path / "p", img, img, texts=texts, shard_size=16)
+    params = {"metadata": str(tmp_path / "m.json")}
+    owls = np.arange(60, 63)
+    for seed in range(5):
+        balanced, extra = select(pool, params, Budget(count=13), seed=seed)
+        assert balanced.sum() == 13 and balanced[owls].all() and 3 <= extra["t"] < 60
+        plain, _ = select(pool, dict(params, t=float("inf")), Budget(count=13), seed=seed)
+        assert plain.sum() == 13
+    owl_share = np.mean([select(pool, dict(params, t=float("inf")), Budget(count=13), seed=s)[0][owls]
+                         for s in range(20)])
+    assert owl_share < 0.5  # expected 13/63 = 0.21
+
+
 def test_same_seed_same_subset_other_seed_differs(tmp_path):
     rng = np.random.default_rng(0)
     vocab = ["dog", "cat", "red", "car", "tree", "sky", "a", "the"]
@@ -148,6 +183,9 @@ def test_run_selection_end_to_end(tiny_pool, tmp_path):
     manifest = run_selection(tiny_pool, "metaclip", {}, Budget(count=3), 0, out, progress=False)
     assert manifest["selected"] == 3 and "t" in manifest["extra"]
     assert len(np.load(out)) == 3
+    plain = run_selection(tiny_pool, "metaclip", {"t": "inf"}, Budget(count=3), 0,
+                          tmp_path / "plain.npy", progress=False)
+    assert plain["selected"] == 3 and plain["params"]["t"] == "inf" and plain["extra"]["t"] == "inf"
 
 
 # ----- bad input ---------------------------------------------------------------------------
@@ -182,6 +220,8 @@ def test_budget_errors(tiny_pool):
         select(tiny_pool, {}, Budget(natural=True))
     with pytest.raises(SelbenchError, match="found by bisection"):
         select(tiny_pool, {"t": 2}, Budget(count=2))
+    with pytest.raises(SelbenchError, match="must be > 0"):
+        select(tiny_pool, {"t": float("-inf")}, Budget(natural=True))
     with pytest.raises(SelbenchError, match="set selector"):
         select(tiny_pool, {}, Budget(threshold=0.5))
 
