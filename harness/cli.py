@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                  "evaluate checkpoint=FILE suite=tiny|datacomp38 data_root=DIR out=DIR"),
     "leaderboard": ("harness.leaderboard.commands:main", "leaderboard",
                     "leaderboard results=[FILE,...] out=DIR"),
+    "claims": ("harness.leaderboard.claims_report:main", "claims",
+               "claims run=DIR [out=DIR] [claims=tiny] (published claims tested on a sweep)"),
     "submit": ("harness.leaderboard.submit:main", "submit",
                "submit run=DIR name=NAME"),
     "run": ("harness.run:main", "run",

@@ -74,7 +74,8 @@ def make_budget(label: str) -> Budget:
 
 
 def plan(cfg) -> list[RunSpec]:
-    """The sweep's cells, in order: strategies x budgets x seeds (own-size strategies once).
+    """The sweep's cells, in order: strategies x budgets x seeds; a name in ``strategy_budget``
+    runs at its own budget(s) instead (one value or a list).
 
     A name in ``strategies`` is a registered strategy or a named variant (``variants:`` in
     the config, else ``harness/conf/variant/<name>.yaml``). A variant's parameters are its
@@ -83,16 +84,16 @@ def plan(cfg) -> list[RunSpec]:
     """
     if not cfg.strategies:
         raise SelbenchError("run: strategies is empty")
-    own = {k: budget_label(v) for k, v in (cfg.strategy_budget or {}).items()}
+    own = {k: [budget_label(b) for b in _as_list(v)] for k, v in (cfg.strategy_budget or {}).items()}
     budgets = [budget_label(b) for b in cfg.budgets]
-    for label in [*budgets, *own.values()]:
+    for label in [*budgets, *(b for labels in own.values() for b in labels)]:
         budget_from_label(label)  # every label checked before any work starts
     specs = []
     for name in map(str, cfg.strategies):
         strategy, variant, params = _method(name, cfg)
         text = json.dumps(params, sort_keys=True)
         key = name if name in own else strategy
-        for budget in ([own[key]] if key in own else budgets):
+        for budget in (own[key] if key in own else budgets):
             for seed in cfg.seeds:
                 specs.append(RunSpec(strategy, budget, integer(seed, "seeds"), text, variant))
     return specs
@@ -120,6 +121,13 @@ def _method(name: str, cfg) -> tuple[str, str | None, dict]:
         raise SelbenchError(f"variant {name!r} has the name of a strategy; rename the variant")
     params = {**(given.get(variant.strategy) or {}), **variant.params, **(given.get(name) or {})}
     return variant.strategy, name, params
+
+
+def _as_list(value) -> list:
+    """A ``strategy_budget`` entry, one budget (``natural``, 0.3) or a list of them, as a list."""
+    from omegaconf import ListConfig
+
+    return list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
 
 
 def resolve_pool(cfg) -> Path:

@@ -23,6 +23,14 @@ def test_plan_expands_strategies_budgets_and_seeds():
     assert make_budget("none").natural
 
 
+def test_strategy_budget_takes_one_budget_or_a_list():
+    cfg = compose("run", ["strategies=[no_filter,clip_score,clipcov]", "budgets=[0.3]",
+                          "+strategy_budget.clip_score=[0.3,0.05]", "+strategy_budget.clipcov=0.1"])
+    cells = [(c.strategy, c.budget) for c in plan(cfg)]
+    assert cells == [("no_filter", "none"), ("clip_score", "0.3"), ("clip_score", "0.05"),
+                     ("clipcov", "0.1")]
+
+
 def test_cells_with_other_parameters_get_other_directories(tmp_path):
     base = compose("run", ["strategies=[s_cliploss]"])
     other = compose("run", ["strategies=[s_cliploss]", "strategy_params.s_cliploss.batch_size=64"])
