@@ -102,12 +102,19 @@ def sweep_table(run_dir: str | Path, metrics: Sequence[str]) -> tuple[dict, dict
                 raise SelbenchError(f"{run.files[0]}: {exc}") from exc
         values = {m: metric_value(run, m, groups) for m in metrics}
         table.setdefault((run.strategy, run.budget), {})[str(run.seed)] = values
-    command = run_dir / "command.txt"
     info = {"sweep": str(run_dir), "scale": scales[0], "suite": runs[0].suite, "runs": len(runs),
             "seeds": sorted({str(r.seed) for r in runs}, key=_seed_order),
-            "command": command.read_text(errors="replace").strip() if command.is_file() else None,
-            "pool": pool_identity(runs, run_dir)}
+            "commands": sweep_commands(run_dir), "pool": pool_identity(runs, run_dir)}
     return table, info
+
+
+def sweep_commands(run_dir: Path) -> dict[str, str]:
+    """``{relative path: text}`` of every ``command.txt`` in the sweep directory, its own first,
+    then those of sweeps written into its sub-folders (hidden folders skipped)."""
+    found = sorted((p for p in run_dir.rglob("command.txt")
+                    if not any(part.startswith(".") for part in p.relative_to(run_dir).parts)),
+                   key=lambda p: (len(p.relative_to(run_dir).parts), str(p)))
+    return {str(p.relative_to(run_dir)): p.read_text(errors="replace").strip() for p in found}
 
 
 def pool_identity(runs, run_dir: Path) -> dict:
@@ -245,9 +252,9 @@ def _sweep_section(info: dict, rows: list[dict], digits: int) -> list[str]:
     lines = [f"## Sweep {info['sweep']}", "",
              f"{_pool_text(info['pool'])}; scale {info['scale']}, suite {info['suite']}, "
              f"{info['runs']} runs, seeds {', '.join(info['seeds'])}.", ""]
-    if info["command"]:
-        lines += ["Command (`command.txt`):", "", "```", info["command"], "```", ""]
-    else:
+    for name, text in info["commands"].items():
+        lines += [f"Command (`{name}`):", "", "```", text, "```", ""]
+    if not info["commands"]:
         lines += ["(no command.txt in the sweep directory: the command is not recorded)", ""]
     pairwise = [r for r in rows if r["kind"] == "pairwise"]
     if pairwise:

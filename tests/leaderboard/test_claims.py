@@ -300,6 +300,8 @@ def make_claims_sweep(root: Path, pool_seed: int = 0, shift: float = 0.0) -> Pat
         write_cell(root, "metaclip", frac, seed, 0.3, params={"t": None}, tail=[0.9, 0.92, 0.94][seed])
         write_cell(root, "metaclip", frac, seed, 0.3, params={"t": "inf"}, tail=[0.2, 0.25, 0.3][seed])
     (root / "command.txt").write_text("selbench run experiment=claims_tiny\n")
+    (root / "metaclip_unbalanced").mkdir()
+    (root / "metaclip_unbalanced" / "command.txt").write_text("selbench run experiment=claims_tiny_unbalanced\n")
     (root / "config.yaml").write_text(f"pool: null\nembedded_pool:\n  seed: {pool_seed}\n")
     return root
 
@@ -343,7 +345,9 @@ def test_command_writes_claims_md_and_csv(tmp_path, claims_file, capsys):
     assert float(order["tau"]) == pytest.approx(1)
     assert float(order["tau_seed_mean"]) == pytest.approx(5 / 9)
     md = (out / "claims.md").read_text()
-    assert "selbench run experiment=claims_tiny" in md and "pool seed 0" in md
+    assert "selbench run experiment=claims_tiny\n" in md and "pool seed 0" in md
+    assert "Command (`metaclip_unbalanced/command.txt`)" in md
+    assert md.index("Command (`command.txt`)") < md.index("metaclip_unbalanced/command.txt")
     assert "# Test claims" in md and "**not run**" in md and "Kendall tau" in md
     assert "0.320 ± 0.020 (n=3)" in md and "0.110 ± 0.013" in md
     printed = capsys.readouterr().out
