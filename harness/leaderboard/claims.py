@@ -79,14 +79,17 @@ class Stats:
 
     @property
     def n(self) -> int:
+        """The number of seeds with a value."""
         return len(self.values)
 
     @property
     def mean(self) -> float:
+        """The mean over seeds (NaN without values)."""
         return mean_std(list(self.values.values()))[0]
 
     @property
     def std(self) -> float:
+        """The sample standard deviation over seeds (ddof = 1; NaN below 2 values)."""
         return mean_std(list(self.values.values()))[1]
 
 
