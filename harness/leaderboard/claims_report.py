@@ -311,11 +311,24 @@ def write_report(out: str | Path, title: str, sweeps, digits: int = 3) -> dict[s
     a temporary name and renamed only when both are complete. Returns name -> path."""
     out = Path(out)
     texts = {"claims.md": markdown_text(title, sweeps, digits), "claims.csv": csv_text(sweeps)}
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SelbenchError(f"out={out}: cannot create the folder ({exc.strerror})") from None
     with atomic_path(out / "claims.md") as md_tmp, atomic_path(out / "claims.csv") as csv_tmp:
         md_tmp.write_text(texts["claims.md"])
         csv_tmp.write_text(texts["claims.csv"])
     return {name: out / name for name in FILES}
+
+
+def check_out(out: Path) -> None:
+    """Raise unless ``out`` is a folder or can become one (not a file, not under a file)."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise SelbenchError(f"out={out}: {path} is a file, not a folder")
+            return
 
 
 # ----- the command --------------------------------------------------------------------------
@@ -334,8 +347,13 @@ def main(cfg, words) -> int:
         if len(run_dirs) > 1:
             raise SelbenchError("claims over several sweeps needs out=DIR")
         out = str(Path(run_dirs[0]) / "claims")
+    from harness.config import integer
+
+    digits = integer(cfg.get("digits", 3), "digits", 0)
+    if digits > 15:
+        raise SelbenchError(f"digits={digits} must be <= 15 (float precision)")
+    check_out(Path(str(out)))
     claims, title = load_claims(cfg)
-    digits = int(cfg.get("digits", 3))
     sweeps = build_claims(run_dirs, claims)
     files = write_report(out, str(cfg.get("title") or title), sweeps, digits)
     for info, rows in sweeps:

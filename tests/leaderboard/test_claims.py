@@ -447,4 +447,9 @@ def test_usage_errors(tmp_path, capsys, claims_file):
     bad.write_text("claims: [{id: x}]\n")
     assert "'source'" in one_line_error(capsys, ["claims", f"run={sweep}", f"claims_file={bad}"])
     assert "claims/nope" in one_line_error(capsys, ["claims", f"run={sweep}", "claims=nope"])
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "under"):
+        assert "is a file" in one_line_error(capsys, ["claims", f"run={sweep}", f"out={out}"])
+    for digits in ("abc", "-1", "400"):
+        assert f"digits={digits}" in one_line_error(capsys, ["claims", f"run={sweep}", f"digits={digits}"])
     assert not (sweep / "claims").exists()
