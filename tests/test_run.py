@@ -27,7 +27,7 @@ def test_strategy_budget_takes_one_budget_or_a_list():
     cfg = compose("run", ["strategies=[no_filter,clip_score,clipcov]", "budgets=[0.3]",
                           "+strategy_budget.clip_score=[0.3,0.05]", "+strategy_budget.clipcov=0.1"])
     cells = [(c.strategy, c.budget) for c in plan(cfg)]
-    assert cells == [("no_filter", "none"), ("clip_score", "0.3"), ("clip_score", "0.05"),
+    assert cells == [("no_filter", "natural"), ("clip_score", "0.3"), ("clip_score", "0.05"),
                      ("clipcov", "0.1")]
 
 

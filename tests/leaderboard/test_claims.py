@@ -301,7 +301,7 @@ def make_claims_sweep(root: Path, pool_seed: int = 0, shift: float = 0.0) -> Pat
         write_cell(root, "metaclip", frac, seed, 0.3, params={"t": "inf"}, tail=[0.2, 0.25, 0.3][seed])
     (root / "command.txt").write_text("selbench run experiment=claims_tiny\n")
     (root / "metaclip_unbalanced").mkdir()
-    (root / "metaclip_unbalanced" / "command.txt").write_text("selbench run experiment=claims_tiny_unbalanced\n")
+    (root / "metaclip_unbalanced" / "command.txt").write_text("selbench run strategies=[metaclip] out=sub\n")
     (root / "config.yaml").write_text(f"pool: null\nembedded_pool:\n  seed: {pool_seed}\n")
     return root
 
