@@ -6,7 +6,8 @@ from pathlib import Path
 from harness.errors import SelbenchError
 
 USAGE = ("usage: selbench select pool=DIR strategy=NAME budget.fraction=F|budget.count=K|"
-         "budget.threshold=X|budget=natural out=FILE.npy [seed=0] [workers=1] [strategy.PARAM=VALUE ...]")
+         "budget.threshold=X|budget=natural out=FILE.npy [seed=0] [workers=1] [executor=local|ray] "
+         "[ray.address=HOST:PORT] [strategy.PARAM=VALUE ...]")
 
 
 def main(cfg, words) -> int:
@@ -30,7 +31,9 @@ def main(cfg, words) -> int:
     budget = budget_from_mapping(to_plain(cfg.budget))
     manifest = run_selection(cfg.pool, name, spec, budget, seed=seed, out=cfg.out, workers=workers,
                              progress=bool(cfg.get("progress", True)),
-                             overwrite=bool(cfg.get("overwrite", False)))
+                             overwrite=bool(cfg.get("overwrite", False)),
+                             executor=str(cfg.get("executor", "local")),
+                             ray_address=(cfg.get("ray") or {}).get("address"))
     print(summary(manifest, cfg.out))
     return 0
 

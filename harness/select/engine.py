@@ -6,8 +6,14 @@ pieces it is made of are public so that combinators and composite methods reuse 
 (a scorer over every shard through an executor), ``scores_to_mask`` (scores -> rows under
 a budget) and ``select_mask`` (either shape -> a checked mask).
 
-Memory: the engine holds O(pool rows) small arrays (float32 scores, the uids, a bool
-mask); embeddings are only ever read one shard at a time, inside the executor.
+Memory: a scorer under a count, fraction or threshold budget goes through
+``select_by_runs``: each shard's task writes its sorted (score, uid) run into a work
+folder beside the output (``<out stem>.work/``), the cut is found from those files, each
+shard writes its kept uids and the subset is merged from them (``harness.select.runs``),
+so the driver holds O(shards), a killed run resumes shard by shard, and the bytes are
+the same for every executor and worker count. Set selectors, combinators and natural
+budgets hold O(pool rows) small arrays (scores, uids, a bool mask). Embeddings are only
+ever read one shard at a time, inside the executor.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from harness.select.base import (STRATEGIES, Scorer, SelectionContext, SetSelect
 from harness.select.budget import Budget, check_budget
 from harness.select.executors import Executor, LocalExecutor, make_executor
 from harness.schemas import read_json, stamp
+from harness.select import runs as score_runs
 
 
 # ----- strategies and their parameters -----------------------------------------------------
@@ -132,6 +139,76 @@ class ScoreTask:
         return s
 
 
+class ScoreRunTask:
+    """Picklable per-shard job: score a shard (checked as ``ScoreTask``) and write its sorted run.
+
+    Returns ``[rows]``; the run's files are the result (``harness.select.runs``).
+    """
+
+    def __init__(self, scorer: Scorer, folder: Path):
+        self.task, self.folder = ScoreTask(scorer), Path(folder)
+
+    def __call__(self, shard) -> np.ndarray:
+        scores = self.task(shard)
+        score_runs.write_run(self.folder, shard.files.stem, scores, shard.uids)
+        return np.array([len(shard)])
+
+
+def work_folder(out: Path) -> Path:
+    """The folder beside ``out`` where per-shard runs of a selection are kept until it finishes."""
+    out = Path(out)
+    return out.with_name(out.stem + ".work")
+
+
+def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: dict,
+                   executor: Executor, progress: bool | str = False) -> dict:
+    """Score every shard into ``work`` (resuming finished shards), cut by ``budget``, write kept uids.
+
+    ``budget`` is a count, fraction or threshold. ``key`` identifies the scores (strategy,
+    params, seed, pool): a work folder recorded for another key is cleared first. Returns
+    ``{"kept": [per-shard sorted uid files], "selected": rows, "stats": score stats}``.
+    """
+    work = Path(work)
+    ident = work / "identity.json"
+    try:
+        same = json.loads(ident.read_text()) == jsonable(key)
+    except (OSError, json.JSONDecodeError):
+        same = False
+    if not same:
+        score_runs.remove_tree(work)
+        work.mkdir(parents=True)
+        ident.write_text(json.dumps(jsonable(key), sort_keys=True))
+    folder, kept = work / "scores", work / "kept"
+    folder.mkdir(exist_ok=True)
+    stems = [s.stem for s in pool.shards]
+    missing = [i for i, stem in enumerate(stems) if not score_runs.run_done(folder, stem)]
+    if missing:
+        scorer.prepare(pool)
+        label = f"scoring {scorer.name}" if progress is True else progress
+        executor.map_shards(ScoreRunTask(scorer, folder), pool, scorer.columns,
+                            scorer.embedding_keys(), progress=label, shards=missing)
+    runs = score_runs.ScoreRuns(folder, stems)
+    n = runs.rows
+    target = budget.target(n)
+    if target is not None:
+        counts = runs.prefix_counts(runs.cut(target))
+    else:
+        counts = runs.threshold_counts(budget.threshold)
+    selected = int(sum(counts))
+    stats = {}
+    if selected:
+        low, high = runs.score_range()
+        stats = {"min": low, "max": high, "cutoff": runs.kth_score(selected)}
+        if budget.fraction is not None:  # DataComp's global threshold: sorted desc, value at int(N*f)
+            stats["datacomp_threshold"] = runs.kth_score(min(int(n * budget.fraction), n - 1) + 1)
+    score_runs.remove_tree(kept)
+    kept.mkdir()
+    items = [(stem, c) for stem, c in zip(stems, counts) if c]
+    executor.map_items(score_runs.KeepTask(folder, kept), items)
+    return {"kept": [kept / f"{stem}.npy" for stem, _ in items], "selected": selected,
+            "stats": stats}
+
+
 def _shard_uids(shard) -> np.ndarray:
     return shard.uids
 
@@ -228,7 +305,8 @@ def _record_scores(context: SelectionContext, scores: np.ndarray, mask: np.ndarr
 # ----- the stage -----------------------------------------------------------------------------
 def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budget, seed: int,
                   out, workers: int = 1, progress: bool | str = True, overwrite: bool = False,
-                  variant: str | None = None) -> dict:
+                  variant: str | None = None, executor: str = "local",
+                  ray_address: str | None = None) -> dict:
     """Select a subset of ``pool_dir`` with ``strategy`` under ``budget``; return the manifest.
 
     Writes the sorted ``u8,u8`` subset to ``out`` (``.npy``) and the manifest JSON to
@@ -237,15 +315,26 @@ def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budge
     existing manifest without recomputing when the same selection (strategy and its
     version, resolved params, budget, seed, pool fingerprint) already finished and the
     file's sha256 matches. Files at either name that are not a previous selection need
-    ``overwrite=True``.
+    ``overwrite=True``. ``executor`` is ``local`` (``workers`` processes) or ``ray``
+    (``ray_address`` or a local Ray with ``workers`` CPUs); the bytes do not depend on either.
     """
-    start = time.perf_counter()
     out = Path(out)
     if out.suffix != ".npy":
         raise SelbenchError(f"out={out}: the subset file must end in .npy")
     check_outputs(out, overwrite)
     pool = Pool.open(pool_dir)
-    executor = make_executor(workers)
+    runner = make_executor(workers, executor, ray_address)
+    try:
+        return _run_selection(pool, strategy, params, budget, seed, out, runner, progress,
+                              variant)
+    finally:
+        runner.close()
+
+
+def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Budget, seed: int,
+                   out: Path, executor: Executor, progress: bool | str,
+                   variant: str | None = None) -> dict:
+    start = time.perf_counter()
     context = make_context(pool, seed, executor, progress)
     strat = build_strategy(strategy, params, context)
     n = pool.num_rows
@@ -259,19 +348,43 @@ def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budge
     if done is not None:
         return done
     check_inputs(strat, pool)
-    uids = pool_uids(pool)
-    rng = np.random.Generator(np.random.PCG64(int(seed)))
-    mask = select_mask(strat, pool, budget, uids, rng)
+    work = None
+    if isinstance(strat, Scorer) and not budget.natural:
+        work = work_folder(out)
+        key = dict(identity, embedding_keys=strat.embedding_keys())
+        key.pop("budget")
+        key.pop("variant", None)  # a name only: the same scores under any variant name
+        try:
+            found = select_by_runs(strat, pool, budget, work, key, executor, context.progress)
+        except SelbenchError:
+            # bad input: fixing it changes the pool's fingerprint, which would void these
+            # runs anyway; an interrupted or killed run keeps them to resume from
+            score_runs.remove_tree(work)
+            raise
+        if not found["selected"]:
+            raise SelbenchError(f"{strat.name} kept no row under budget {budget.describe()}")
+        if found["stats"]:
+            context.extra.setdefault("score_stats", found["stats"])
+        selected = found["selected"]
+
+        def write(tmp: Path) -> None:
+            score_runs.merge_sorted(found["kept"], tmp)
+    else:
+        uids = pool_uids(pool)
+        rng = np.random.Generator(np.random.PCG64(int(seed)))
+        mask = select_mask(strat, pool, budget, uids, rng)
+        selected = int(mask.sum())
+
+        def write(tmp: Path) -> None:
+            np.save(tmp, sort_uid_array(uids[mask]), allow_pickle=False)
     manifest = dict(identity, shape=strat.shape, embedding=_arch_used(strat),
                     embedding_keys=strat.embedding_keys(),
                     pool={"path": str(pool.root.resolve()), "name": pool.name, "rows": n},
-                    selected=int(mask.sum()), extra=jsonable(context.extra),
+                    selected=selected, extra=jsonable(context.extra),
                     versions=package_versions())
-    if pool.audit_path is not None:
-        from harness.select.audit import audit_report
-
-        manifest["audit"] = audit_report(pool.audit_path, uids, mask)
-    _write_outputs(out, uids[mask], manifest, start)
+    _write_outputs(out, write, manifest, start, pool)
+    if work is not None:
+        score_runs.remove_tree(work)
     return read_json("subset manifest", out.with_suffix(".json"))
 
 
@@ -297,14 +410,21 @@ def finished_manifest(out: Path, identity: dict) -> dict | None:
     return manifest
 
 
-def _write_outputs(out: Path, selected: np.ndarray, manifest: dict, start: float) -> None:
-    """Write the subset, then its manifest (the marker of a finished run); all or nothing."""
+def _write_outputs(out: Path, write, manifest: dict, start: float, pool: Pool) -> None:
+    """Write the subset (``write(tmp_path)`` writes the sorted ``.npy``), its audit when the
+    pool has ground truth, then its manifest (the marker of a finished run); all or nothing."""
     meta_path = out.with_suffix(".json")
     subset_in_place = False
     try:
         with atomic_path(meta_path) as tmp_json:
             with atomic_path(out, suffix=".npy") as tmp_npy:
-                np.save(tmp_npy, sort_uid_array(selected), allow_pickle=False)
+                write(tmp_npy)
+                if pool.audit_path is not None:
+                    from harness.select.audit import audit_report
+
+                    uids = pool_uids(pool)
+                    mask = subset_mask(uids, np.load(tmp_npy, allow_pickle=False))
+                    manifest["audit"] = audit_report(pool.audit_path, uids, mask)
                 manifest["subset"] = out.name
                 manifest["subset_sha256"] = sha256_file(tmp_npy)
                 manifest["wall_time_s"] = round(time.perf_counter() - start, 3)
@@ -315,6 +435,18 @@ def _write_outputs(out: Path, selected: np.ndarray, manifest: dict, start: float
         if subset_in_place:
             out.unlink(missing_ok=True)
         raise
+
+
+def subset_mask(uids: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """Bool mask over ``uids`` (pool order) of the rows whose uid is in the sorted ``subset``."""
+    def bytes16(a):  # big-endian halves: byte order is the numeric (f0, f1) order
+        return np.asarray(a).astype([("f0", ">u8"), ("f1", ">u8")]).view("V16")
+
+    sub, rows = bytes16(subset), bytes16(uids)
+    pos = np.searchsorted(sub, rows)
+    ok = pos < len(sub)
+    ok[ok] = sub[pos[ok]] == rows[ok]
+    return ok
 
 
 def _arch_used(strat: Strategy) -> str | None:

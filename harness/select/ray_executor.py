@@ -1,0 +1,106 @@
+"""``executor=ray``: the per-shard work of ``harness.select.executors`` as Ray tasks.
+
+One task per shard (or per work item), each reading its own shard from the pool
+directory, so only file paths and the prepared function travel; results come back in
+submission order, so every strategy gives the same bytes as with the local executors.
+Without ``address`` a local Ray instance with ``workers`` CPUs and no dashboard is
+started (and shut down by ``close``); with ``address`` (``ray.address=HOST:PORT`` or
+``auto``) the tasks go to that cluster, whose nodes must see the pool and the output
+folder at the same paths. A Ray instance already started in this process is used as is.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from harness.errors import SelbenchError
+from harness.pool.layout import read_shard
+from harness.select.executors import Executor, _row_bar, shard_offsets
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise SelbenchError("executor=ray needs Ray: pip install 'selbench[ray]'") from None
+    return ray
+
+
+class RayExecutor(Executor):
+    """Runs shards as Ray tasks (``num_cpus=1`` each) on a local Ray or a cluster."""
+
+    def __init__(self, workers: int = 2, address: str | None = None):
+        if workers < 1:
+            raise SelbenchError(f"workers must be >= 1, got {workers}")
+        ray = _import_ray()
+        self.workers = int(workers)
+        self.address = address or None
+        self.owned = False
+        if not ray.is_initialized():
+            try:
+                if self.address:
+                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = self.address or "a local Ray instance"
+                raise SelbenchError(f"executor=ray: cannot start or reach {where} ({exc})") from exc
+            self.owned = True
+
+    def map_shards(self, fn, pool, columns=(), embedding_keys=(), progress=False, shards=None):
+        """See ``Executor.map_shards``: one task per shard, results in shard order."""
+        offsets = shard_offsets(pool)
+        shards = list(range(len(pool.shards)) if shards is None else shards)
+        rows = pool.shard_rows()
+        args = [(pool.shards[i], tuple(columns), tuple(embedding_keys), int(offsets[i]))
+                for i in shards]
+        bar = _row_bar(sum(rows[i] for i in shards), progress)
+        out = self._run(_shard_task, fn, args, [rows[i] for i in shards], bar)
+        return [np.asarray(r) for r in out]
+
+    def map_items(self, fn, items, progress=False):
+        """See ``Executor.map_items``: one task per item."""
+        return self._run(_item_task, fn, list(items), None, None)
+
+    def _run(self, task, fn, args: Sequence, sizes, bar) -> list:
+        ray = _import_ray()
+        if not args:
+            return []
+        remote = ray.remote(num_cpus=1, max_retries=0)(task)
+        fn_ref = ray.put(fn)  # sent once, shared by every task
+        refs = [remote.remote(fn_ref, a) for a in args]
+        index = {ref: i for i, ref in enumerate(refs)}
+        pending = list(refs)
+        try:
+            while pending:  # wait as tasks finish (for the bar); errors surface at once
+                done, pending = ray.wait(pending, num_returns=1)
+                ray.get(done)
+                if bar is not None:
+                    bar.update(sizes[index[done[0]]])
+            return ray.get(refs)
+        except ray.exceptions.RayTaskError as exc:
+            for ref in pending:
+                ray.cancel(ref)
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, SelbenchError):
+                raise SelbenchError(str(cause)) from None
+            raise SelbenchError(f"a Ray task failed: {cause or exc}") from exc
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def close(self) -> None:
+        """Shut down the Ray instance this executor started (not one it found running)."""
+        if self.owned:
+            _import_ray().shutdown()
+            self.owned = False
+
+
+def _shard_task(fn, arg):
+    shard_files, columns, keys, offset = arg
+    return fn(read_shard(shard_files, columns, keys, offset))
+
+
+def _item_task(fn, item):
+    return fn(item)
