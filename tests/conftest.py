@@ -20,3 +20,13 @@ def test_pool(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth") / "pool"
     info = build_pool(root, preset="test", seed=0, progress=False)
     return root, info
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray instance (2 CPUs, no dashboard), started once per session and shut down."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -1,0 +1,87 @@
+"""Identical subset bytes for the local executor, a process pool and Ray, for several
+strategies and three budgets (count, fraction, threshold or the method's own size)."""
+import json
+
+import numpy as np
+import pytest
+
+from pool_fixtures import make_random_pool
+from harness.errors import SelbenchError
+from harness.select.base import Budget
+from harness.select.engine import run_selection
+
+EXECUTORS = [("local", 1), ("local", 2), ("ray", 2)]
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    root = make_random_pool(tmp_path_factory.mktemp("eq") / "pool", n=150, shard_size=20)
+    meta = root / "metaclip.json"
+    meta.write_text(json.dumps(["caption", "number 1", "number 2", "number 3", "number 4"]))
+    return root
+
+
+def select_everywhere(pool, tmp_path, strategy, params, budget):
+    out = {}
+    for kind, workers in EXECUTORS:
+        path = tmp_path / f"{kind}{workers}.npy"
+        manifest = run_selection(pool, strategy, params, budget, 0, path, workers=workers,
+                                 progress=False, executor=kind)
+        out[(kind, workers)] = (path.read_bytes(), manifest["extra"], manifest["selected"])
+        assert not (tmp_path / f"{kind}{workers}.work").exists()
+    return out
+
+
+def assert_identical(results):
+    first = next(iter(results.values()))
+    for key, got in results.items():
+        assert got[0] == first[0], key
+        assert got[1:] == first[1:], key
+
+
+@pytest.mark.parametrize("budget", [Budget(count=33), Budget(fraction=0.25), Budget(threshold=0.1)])
+def test_clip_score_same_bytes_on_every_executor(pool, tmp_path, ray_local, budget):
+    assert_identical(select_everywhere(pool, tmp_path, "clip_score", {}, budget))
+
+
+@pytest.mark.parametrize("budget", [Budget(count=33), Budget(fraction=0.25), Budget(natural=True)])
+def test_metaclip_same_bytes_on_every_executor(pool, tmp_path, ray_local, budget):
+    params = {"metadata": str(pool / "metaclip.json")}
+    if budget.natural:
+        params["t"] = 3.0
+    assert_identical(select_everywhere(pool, tmp_path, "metaclip", params, budget))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("budget", [Budget(count=33), Budget(fraction=0.25), Budget(threshold=0.0)])
+@pytest.mark.parametrize("strategy,params", [
+    ("s_cliploss", {"batch_size": 16, "num_batchings": 2}),
+    ("normsim", {"p": "2"}), ("normsim", {"p": "inf"}),
+    ("then", {"a": {"name": "clip_score"}, "b": {"name": "clip_score"}, "a_fraction": 0.5}),
+])
+def test_more_strategies_same_bytes_on_every_executor(pool, tmp_path, ray_local, strategy, params,
+                                                      budget):
+    if strategy == "normsim":
+        rng = np.random.default_rng(1)
+        np.save(tmp_path / "targets.npy", rng.normal(size=(5, 16)))
+        params = dict(params, target=str(tmp_path / "targets.npy"))
+    assert_identical(select_everywhere(pool, tmp_path, strategy, params, budget))
+
+
+def test_ray_errors_are_one_line(tmp_path, ray_local):
+    from pool_fixtures import write_pool
+
+    img = np.ones((6, 3))
+    img[4, 0] = np.inf
+    root = write_pool(tmp_path / "pool", img, img, shard_size=3, dtype=np.float32)
+    out = tmp_path / "out" / "s.npy"
+    with pytest.raises(SelbenchError, match=r"00000001\.npz: l14_img row 1: non-finite"):
+        run_selection(root, "clip_score", {}, Budget(count=2), 0, out, workers=2, progress=False,
+                      executor="ray")
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_unknown_executor_is_refused(pool, tmp_path):
+    with pytest.raises(SelbenchError, match="unknown executor 'dask'"):
+        run_selection(pool, "clip_score", {}, Budget(count=3), 0, tmp_path / "x.npy",
+                      progress=False, executor="dask")
