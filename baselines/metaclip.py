@@ -25,6 +25,15 @@ text has ``P_i = 1``. Under ``budget=natural`` all matched texts are kept; under
 fraction budget the matched texts are subsampled uniformly to the budget: the ``k`` matched
 texts with the smallest coins ``u_i`` (ties by uid), so the comparison with balancing is at
 the same size, with the same matching and the same coins.
+
+Distributed (``select_to_runs``, used by the engine for a whole selection): matching runs
+as one task per shard, which writes the shard's matches and its per-entry counts to the
+work folder; the driver sums the count files one at a time (O(entries)); sampling then
+runs as one task per shard, each drawing its rows' coins from the selection's generator
+advanced to the shard's first row (the same coins as one pool-wide draw), and writes
+either its kept uids (fixed ``t``) or its sorted run of ``-t*_i`` for the engine's top-k
+cut (``harness.select.runs``). The driver holds no per-row array; the subset's bytes are
+those of ``select``.
 """
 from __future__ import annotations
 
@@ -35,6 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import SelbenchError
+from harness.io import atomic_path, sha256_file, write_json_atomic
+from harness.select import runs as score_runs
 from harness.select.base import Budget, SetSelector, strategy, top_k_mask
 
 PUNCTUATION = ",.;:?!`"
@@ -122,6 +133,72 @@ class ShardMatches:
         return np.concatenate([[len(texts)], indptr, np.asarray(ids, dtype=np.int64)])
 
 
+def _save(path: Path, arr: np.ndarray) -> None:
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, arr, allow_pickle=False)
+
+
+class ShardMatchFiles:
+    """Per-shard work (picklable): match a shard's texts; write its CSR, uids and entry counts.
+
+    Files in ``folder``: ``<stem>.indptr.npy``, ``<stem>.ids.npy``, ``<stem>.uids.npy``,
+    ``<stem>.counts.npy`` and last ``<stem>.json`` (rows, matched texts). Returns ``[rows]``.
+    """
+
+    def __init__(self, matcher: Matcher, folder: Path):
+        self.match, self.folder = ShardMatches(matcher), Path(folder)
+        self.num_entries = matcher.num_entries
+
+    def __call__(self, shard) -> np.ndarray:
+        packed = self.match(shard)
+        n, stem = int(packed[0]), shard.files.stem
+        indptr, ids = packed[1:n + 2], packed[n + 2:].astype(np.int32)
+        for name, arr in (("indptr", indptr), ("ids", ids), ("uids", shard.uids),
+                          ("counts", entry_counts(ids, self.num_entries))):
+            _save(self.folder / f"{stem}.{name}.npy", arr)
+        write_json_atomic(self.folder / f"{stem}.json",
+                          {"rows": n, "matched": int((np.diff(indptr) > 0).sum())})
+        return np.array([n])
+
+
+def shard_coins(state: dict, offset: int, rows: int) -> np.ndarray:
+    """Uniforms ``offset .. offset+rows-1`` of the stream of a ``PCG64`` generator in ``state``."""
+    bits = np.random.PCG64()
+    bits.state = state
+    bits.advance(int(offset))  # one 64-bit draw per double
+    return np.random.Generator(bits).random(int(rows))
+
+
+class ShardSample:
+    """Per-shard work (picklable) on ``(stem, first row)``: MetaCLIP's sampling for one shard.
+
+    With a fixed ``t`` it writes the shard's kept uids (sorted) to ``kept``; otherwise the
+    sorted run of ``-t*_i`` (score files of ``harness.select.runs``) to ``runs``. Returns
+    the rows kept (fixed ``t``) or 0.
+    """
+
+    def __init__(self, folder: Path, counts: np.ndarray, state: dict, t: float | None,
+                 iters: int, kept: Path, runs: Path):
+        self.folder, self.counts, self.state, self.t = Path(folder), counts, state, t
+        self.iters, self.kept, self.runs = int(iters), Path(kept), Path(runs)
+
+    def __call__(self, item) -> int:
+        from harness.pool.uid import sort_uid_array
+
+        stem, offset = item
+        load = lambda name: np.load(self.folder / f"{stem}.{name}.npy", allow_pickle=False)  # noqa: E731
+        indptr, ids, uids = load("indptr"), load("ids"), load("uids")
+        u = shard_coins(self.state, offset, len(uids))
+        if self.t is not None:
+            keep = u < keep_probability(float(self.t), indptr, ids, self.counts)
+            if keep.any():
+                _save(self.kept / f"{stem}.npy", sort_uid_array(uids[keep]))
+            return int(keep.sum())
+        tstar = critical_t(u, indptr, ids, self.counts, self.iters)
+        score_runs.write_run(self.runs, stem, -tstar, uids)
+        return 0
+
+
 def unpack_csr(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Join packed per-shard CSR arrays into pool-wide ``(indptr int64, indices int32)``."""
     indptrs, indices, base = [np.zeros(1, dtype=np.int64)], [], 0
@@ -199,6 +276,85 @@ class MetaCLIP(SetSelector):
 
     Params = MetaCLIPParams
     columns = ("text",)
+    distributed = True  # matching, counting and sampling run as per-shard tasks
+
+    def work_key(self, pool) -> dict:
+        """What the work folder's files depend on besides the selection: the metadata's bytes."""
+        return {"metadata_sha256": sha256_file(self.metadata_path(pool))}
+
+    def select_to_runs(self, pool, budget: Budget, rng: np.random.Generator, work: Path,
+                       executor) -> dict:
+        """``select`` as per-shard tasks through ``executor``; kept uids go to ``work/kept``.
+
+        Returns ``{"kept": [per-shard sorted uid files], "selected": rows}`` and records
+        the same values as ``select`` in ``context.extra``.
+        """
+        if budget.threshold is not None:
+            raise SelbenchError("metaclip does not take budget.threshold; use budget=natural "
+                                "strategy.t=T, or budget.count / budget.fraction")
+        if budget.natural:
+            self._check_t()
+        elif self.params.t is not None:
+            raise SelbenchError("metaclip: strategy.t is for budget=natural; under budget.count or "
+                                "budget.fraction t is found by bisection")
+        entries = load_entries(self.metadata_path(pool))
+        work = Path(work)
+        match_dir, kept, runs = work / "matches", work / "kept", work / "runs"
+        match_dir.mkdir(parents=True, exist_ok=True)
+        stems = [s.stem for s in pool.shards]
+        missing = [i for i, stem in enumerate(stems) if not score_runs.run_done(match_dir, stem)]
+        if missing:
+            progress = self.context.progress if self.context is not None else False
+            executor.map_shards(ShardMatchFiles(build_matcher(entries), match_dir), pool,
+                                self.columns, (), progress=progress, shards=missing)
+        counts = np.zeros(len(entries), dtype=np.int64)
+        rows, matched = [], 0
+        for stem in stems:  # the reduction: one count file at a time
+            counts += np.load(match_dir / f"{stem}.counts.npy", allow_pickle=False)
+            info = json.loads((match_dir / f"{stem}.json").read_text())
+            rows.append(info["rows"])
+            matched += info["matched"]
+        extra = {"entries": len(entries), "matched_texts": matched,
+                 "matched_entries": int((counts > 0).sum())}
+        n = sum(rows)
+        k = budget.target(n)
+        if k is not None and k > matched:
+            raise SelbenchError(f"metaclip: budget of {k} rows exceeds the "
+                                f"{matched} texts that match any metadata entry")
+        for folder in (kept, runs):
+            score_runs.remove_tree(folder)
+            folder.mkdir()
+        offsets = np.concatenate([[0], np.cumsum(rows)]).astype(int).tolist()
+        task = ShardSample(match_dir, counts, rng.bit_generator.state,
+                           self.params.t if budget.natural else None,
+                           self.params.max_t_iters, kept, runs)
+        kept_rows = executor.map_items(task, list(zip(stems, offsets[:-1])))
+        if budget.natural:
+            extra["t"] = float(self.params.t)
+            files = [kept / f"{stem}.npy" for stem, c in zip(stems, kept_rows) if c]
+            selected = int(sum(kept_rows))
+        else:
+            scored = score_runs.ScoreRuns(runs, stems)
+            per_shard = scored.prefix_counts(scored.cut(k))
+            items = [(stem, c) for stem, c in zip(stems, per_shard) if c]
+            executor.map_items(score_runs.KeepTask(runs, kept), items)
+            files = [kept / f"{stem}.npy" for stem, _ in items]
+            selected = int(sum(per_shard))
+            low = -scored.kth_score(k)
+            high = -scored.kth_score(k + 1) if k < matched else float(counts.max())
+            extra.update(t=(low + high) / 2, t_kth=low, t_next=high)
+        if self.context is not None:
+            self.context.extra.update(extra)
+        return {"kept": files, "selected": selected}
+
+    def _check_t(self) -> float:
+        t = self.params.t
+        if t is None:
+            raise SelbenchError("metaclip with budget=natural needs strategy.t=T "
+                                "(the balancing threshold, e.g. 20000)")
+        if not t > 0:
+            raise SelbenchError(f"metaclip: strategy.t must be > 0, got {t}")
+        return float(t)
 
     def metadata_path(self, pool) -> Path:
         """``params.metadata``, else the pool's ``metaclip_metadata`` (relative to the pool)."""
@@ -242,12 +398,7 @@ class MetaCLIP(SetSelector):
         return mask
 
     def _fixed_t(self, u, indptr, indices, counts) -> np.ndarray:
-        t = self.params.t
-        if t is None:
-            raise SelbenchError("metaclip with budget=natural needs strategy.t=T "
-                                "(the balancing threshold, e.g. 20000)")
-        if not t > 0:
-            raise SelbenchError(f"metaclip: strategy.t must be > 0, got {t}")
+        t = self._check_t()
         if self.context is not None:
             self.context.extra["t"] = float(t)
         return u < keep_probability(float(t), indptr, indices, counts)

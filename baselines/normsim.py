@@ -63,6 +63,7 @@ class NormSim(Scorer):
 
     Params = NormSimParams
     embeddings = ("img",)
+    distributed_label = "yes; dynamic=true: no"  # NormSim_2-D needs the whole pool's S
 
     def __new__(cls, params=None, context=None):
         """``normsim`` with ``dynamic=true`` is the NormSim_2-D set selector; else this scorer."""

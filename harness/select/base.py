@@ -89,6 +89,7 @@ class Strategy:
     Params: ClassVar[type] = NoParams
     columns: ClassVar[tuple[str, ...]] = ()
     embeddings: ClassVar[tuple[str, ...]] = ()  # suffixes: "img", "txt"
+    distributed: ClassVar[bool] = False  # shown by `selbench ls strategies`
 
     def __init__(self, params=None, context: SelectionContext | None = None):
         self.params = params if params is not None else self.Params()
@@ -166,6 +167,7 @@ class Scorer(Strategy):
     """A strategy that scores rows shard by shard; higher scores are kept first."""
 
     shape: ClassVar[str] = "scorer"
+    distributed: ClassVar[bool] = True  # scored as per-shard tasks on any executor
 
     def score(self, shard) -> np.ndarray:
         """Return one float per row of ``shard`` (a ``ShardData``)."""
@@ -188,6 +190,15 @@ class SetSelector(Strategy):
     """A strategy that needs global state and returns a boolean mask over pool rows."""
 
     shape: ClassVar[str] = "set"
+    # True when the selector implements ``select_to_runs`` (its work runs as per-shard tasks
+    # on the engine's executor); False: it needs global state and runs in one process
+    # (under executor=ray too), reading shards through the executor where it can.
+    distributed: ClassVar[bool] = False
+
+    def work_key(self, pool) -> dict:
+        """Inputs beyond the selection's identity that a distributed selector's work files
+        depend on (e.g. a metadata file's sha256); a change clears the work folder."""
+        return {}
 
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
         """Return a bool mask over all pool rows (pool order) meeting ``budget``.

@@ -160,6 +160,20 @@ def work_folder(out: Path) -> Path:
     return out.with_name(out.stem + ".work")
 
 
+def open_work(work: Path, key: dict) -> None:
+    """Make ``work`` the folder of the selection ``key``: kept as is when it records the same
+    key (a resumed run), else cleared and started afresh."""
+    ident = Path(work) / "identity.json"
+    try:
+        same = json.loads(ident.read_text()) == jsonable(key)
+    except (OSError, json.JSONDecodeError):
+        same = False
+    if not same:
+        score_runs.remove_tree(work)
+        Path(work).mkdir(parents=True)
+        ident.write_text(json.dumps(jsonable(key), sort_keys=True))
+
+
 def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: dict,
                    executor: Executor, progress: bool | str = False) -> dict:
     """Score every shard into ``work`` (resuming finished shards), cut by ``budget``, write kept uids.
@@ -169,15 +183,7 @@ def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: 
     ``{"kept": [per-shard sorted uid files], "selected": rows, "stats": score stats}``.
     """
     work = Path(work)
-    ident = work / "identity.json"
-    try:
-        same = json.loads(ident.read_text()) == jsonable(key)
-    except (OSError, json.JSONDecodeError):
-        same = False
-    if not same:
-        score_runs.remove_tree(work)
-        work.mkdir(parents=True)
-        ident.write_text(json.dumps(jsonable(key), sort_keys=True))
+    open_work(work, key)
     folder, kept = work / "scores", work / "kept"
     folder.mkdir(exist_ok=True)
     stems = [s.stem for s in pool.shards]
@@ -366,6 +372,29 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
         if found["stats"]:
             context.extra.setdefault("score_stats", found["stats"])
         selected = found["selected"]
+
+        def write(tmp: Path) -> None:
+            score_runs.merge_sorted(found["kept"], tmp)
+    elif isinstance(strat, SetSelector) and strat.distributed:
+        work = work_folder(out)
+        key = dict(identity, **strat.work_key(pool))
+        key.pop("budget")
+        key.pop("variant", None)
+        rng = np.random.Generator(np.random.PCG64(int(seed)))
+        try:
+            open_work(work, key)
+            strat.prepare(pool)
+            found = strat.select_to_runs(pool, budget, rng, work, executor)
+        except SelbenchError:
+            score_runs.remove_tree(work)
+            raise
+        selected = found["selected"]
+        target = budget.target(n)
+        if target is not None and selected != target:
+            raise SelbenchError(f"{strat.name} selected {selected} rows but the budget asks "
+                                f"for exactly {target}")
+        if not selected:
+            raise SelbenchError(f"{strat.name} kept no row under budget {budget.describe()}")
 
         def write(tmp: Path) -> None:
             score_runs.merge_sorted(found["kept"], tmp)

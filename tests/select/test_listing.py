@@ -15,10 +15,13 @@ def test_rows_describe_each_strategy():
     assert rows["clip_score"]["params"] == {"embedding": None, "source": "auto", "datacomp_fraction": None}
     assert rows["then"]["params"] == {"a": {}, "b": {}, "a_fraction": 0.3}
     assert rows["random"]["params"] == {}
-    assert all(set(r) == {"name", "version", "shape", "params", "origin", "doc"} for r in rows.values())
+    assert all(set(r) == {"name", "version", "shape", "distributed", "params", "origin", "doc"}
+               for r in rows.values())
     assert rows["clip_score"]["origin"] == "selbench (baselines.clip_score:ClipScore)"
     assert rows["then"]["origin"] == "selbench (harness.select.combinators:Then)"
     assert rows["clip_score"]["version"] == "1"
+    assert {n: rows[n]["distributed"] for n in ("clip_score", "metaclip", "clipcov", "random")} == \
+        {"clip_score": "yes", "metaclip": "yes", "clipcov": "no", "random": "no"}
 
 
 def test_ls_strategies_json_parses(capsys):
