@@ -33,20 +33,11 @@ class RayExecutor(Executor):
     def __init__(self, workers: int = 2, address: str | None = None):
         if workers < 1:
             raise SelbenchError(f"workers must be >= 1, got {workers}")
-        ray = _import_ray()
+        from harness.parallel import ray_init
+
         self.workers = int(workers)
         self.address = address or None
-        self.owned = False
-        if not ray.is_initialized():
-            try:
-                if self.address:
-                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-                else:
-                    ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                where = self.address or "a local Ray instance"
-                raise SelbenchError(f"executor=ray: cannot start or reach {where} ({exc})") from exc
-            self.owned = True
+        self.owned = ray_init(self.workers, self.address)
 
     def map_shards(self, fn, pool, columns=(), embedding_keys=(), progress=False, shards=None):
         """See ``Executor.map_shards``: one task per shard, results in shard order."""

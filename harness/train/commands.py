@@ -19,11 +19,13 @@ def main(cfg, words) -> int:
     from harness.train.trainer import train
 
     seed = integer(c["seed"], "seed")
-    for key, least in (("workers", 0), ("threads", 1), ("nproc_per_node", 1)):
+    for key, least in (("workers", 0), ("threads", 1), ("nproc_per_node", 1), ("reshard_workers", 1)):
         if c.get(key) is not None:
             c[key] = integer(c[key], key, least)
-    run_opts = {k: c[k] for k in ("launcher", "nproc_per_node", "device", "threads", "progress")
-                if c.get(k) is not None}
+    run_opts = {k: c[k] for k in ("launcher", "nproc_per_node", "device", "threads", "progress",
+                                  "reshard_workers", "executor") if c.get(k) is not None}
+    if (c.get("ray") or {}).get("address"):
+        run_opts["ray_address"] = c["ray"]["address"]
     scale_opts = scale_overrides(c["scale"])
     scale_opts.update({k: c[k] for k in ("precision", "workers") if c.get(k) is not None})
     result = train(c["pool"], c["subset"], c["scale"]["name"], c["out"], seed=seed,

@@ -34,7 +34,8 @@ from harness.train.scales import apply_overrides, load_scale, samples_seen_exact
 
 log = logging.getLogger(__name__)
 EXPORT_DIR = "export"  # open_clip local-dir: export of the final checkpoint
-RUN_KEYS = ("launcher", "nproc_per_node", "device", "threads", "progress", "max_shard_size")
+RUN_KEYS = ("launcher", "nproc_per_node", "device", "threads", "progress", "max_shard_size",
+            "reshard_workers", "executor", "ray_address")
 
 
 def train(pool_dir, subset, scale: str, out, seed: int = 0, **overrides) -> dict:
@@ -75,7 +76,10 @@ def train(pool_dir, subset, scale: str, out, seed: int = 0, **overrides) -> dict
             _check_out(out, identity)
             meta = reshard(pool.root, subset, out / "shards",
                            max_shard_size=int(run_opts.get("max_shard_size", MAX_SHARD_SIZE)),
-                           progress=run_opts.get("progress", True))
+                           progress=run_opts.get("progress", True),
+                           workers=int(run_opts.get("reshard_workers") or 1),
+                           executor=run_opts.get("executor") or "local",
+                           ray_address=run_opts.get("ray_address"))
             if meta["written"] == 0:
                 raise SelbenchError(f"{subset}: none of its {meta['listed']} samples are in the "
                                     "pool's tars")
@@ -205,8 +209,9 @@ def _finish(out, identity, spec, selection, subset, meta, opts) -> dict:
         "checkpoint": "checkpoint.pt",
         "checkpoint_sha256": sha256_file(out / "checkpoint.pt"),
         "export": EXPORT_DIR,  # open_clip local-dir: folder (harness.train.export)
-        "reshard": {k: meta[k] for k in ("listed", "unique_listed", "written",
-                                         "missing_from_tars", "num_shards")},
+        "reshard": {k: meta.get(k) for k in ("listed", "unique_listed", "written",
+                                             "missing_from_tars", "num_shards",
+                                             "failed_tar_count", "failed_tars")},
         "device": params.get("device"),
         "precision": params.get("precision"),
         "launcher": opts.get("launcher", "local"),

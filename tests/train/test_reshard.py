@@ -72,3 +72,37 @@ def test_a_damaged_tar_member_is_counted_and_the_rest_resharded(tmp_path):
 
     report = validate_pool(pool)
     assert any("1 damaged part(s) skipped (1 x bad header checksum" in p for p in report.problems)
+
+
+def _outputs(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "meta.json"}
+
+
+def test_output_identical_whatever_the_workers(tmp_path, ray_local):
+    pool = make_tar_pool(tmp_path / "pool", n=90, shard_size=20)
+    uids = pool_uids(pool)
+    sub = subset_file(tmp_path / "sub.npy", uids[::2] + [uids[5]] * 2)
+    reshard(pool, sub, tmp_path / "one", max_shard_size=7, progress=False)
+    reshard(pool, sub, tmp_path / "two", max_shard_size=7, progress=False, workers=2)
+    reshard(pool, sub, tmp_path / "ray", max_shard_size=7, progress=False, workers=2, executor="ray")
+    one = _outputs(tmp_path / "one")
+    assert len([n for n in one if n.endswith(".tar")]) == 7  # 47 samples in shards of 7
+    assert _outputs(tmp_path / "two") == one and _outputs(tmp_path / "ray") == one
+    assert not (tmp_path / "one.parts").exists()
+
+
+def test_damaged_and_missing_tars_are_counted_and_the_rest_continues(tmp_path, caplog):
+    pool = make_tar_pool(tmp_path / "pool", n=100, shard_size=20)
+    uids = pool_uids(pool)
+    sub = subset_file(tmp_path / "sub.npy", uids)
+    data = (pool / "00000001.tar").read_bytes()
+    (pool / "00000001.tar").write_bytes(data[:512 + 10])  # damaged: cut inside the first member
+    (pool / "00000003.tar").unlink()  # missing
+    meta = reshard(pool, sub, tmp_path / "out", progress=False, workers=2)
+    assert meta["failed_tar_count"] == 1  # the missing tar; the damaged one is read to its end
+    assert meta["failed_tars"] == [{"tar": "00000003.tar", "error": "missing"}]
+    assert meta["damaged_tar_members"] == 1  # the truncated member, counted by the shard reader
+    assert meta["written"] == 60 and meta["missing_from_tars"] == 40
+    assert "skipped" in caplog.text
+    written = {json.loads(s["json"])["uid"] for n in meta["shards"] for s in read_tar(tmp_path / "out" / n)}
+    assert written == set(uids[:20] + uids[40:60] + uids[80:])

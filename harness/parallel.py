@@ -1,0 +1,101 @@
+"""Running one picklable function over a list of items: in process, in worker processes, or
+as Ray tasks; results always in item order, so output never depends on where work ran.
+
+Stages that parallelise per-file work (resharding's per-tar filtering) use ``map_in_order``;
+selection has its own executors over pool shards (``harness.select.executors``), which start
+Ray through ``ray_init`` here.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Sequence
+
+from harness.errors import SelbenchError
+
+KINDS = ("local", "ray")
+
+
+def ray_init(workers: int, address: str | None = None) -> bool:
+    """Start (or join) Ray unless it already runs in this process; True when this call started it.
+
+    Without ``address``: a local instance with ``workers`` CPUs and no dashboard; with one
+    (``HOST:PORT`` or ``auto``): that cluster.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise SelbenchError("executor=ray needs Ray: pip install 'selbench[ray]'") from None
+    if ray.is_initialized():
+        return False
+    try:
+        if address:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(num_cpus=int(workers), include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise SelbenchError(f"executor=ray: cannot start or reach {address or 'a local Ray instance'} "
+                            f"({exc})") from exc
+    return True
+
+
+def map_in_order(fn: Callable, items: Sequence, workers: int = 1, kind: str = "local",
+                 address: str | None = None) -> list:
+    """``[fn(item) for item in items]``; ``kind=local`` uses ``workers`` spawned processes
+    when ``workers > 1``, ``kind=ray`` one Ray task per item (``SelbenchError`` raised in a
+    worker comes back as itself)."""
+    items = list(items)
+    workers = int(workers)
+    if workers < 1:
+        raise SelbenchError(f"workers must be >= 1, got {workers}")
+    if kind not in KINDS:
+        raise SelbenchError(f"unknown executor {kind!r}; use one of {', '.join(KINDS)}")
+    if not items:
+        return []
+    if kind == "ray":
+        return _ray_map(fn, items, workers, address)
+    if workers == 1:
+        return [fn(item) for item in items]
+    ctx = multiprocessing.get_context("spawn")
+    try:  # fn goes to each worker once (initializer), not with every item
+        with ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx, initializer=_set_fn,
+                                 initargs=(fn,)) as ex:
+            return list(ex.map(_call_worker_fn, items))
+    except BrokenProcessPool as exc:
+        raise SelbenchError(f"a worker process died ({exc}); rerun with fewer workers") from exc
+
+
+def _ray_map(fn, items, workers, address):
+    import ray
+
+    owned = ray_init(workers, address)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_call)
+        fn_ref = ray.put(fn)
+        try:
+            return ray.get([remote.remote(fn_ref, item) for item in items])
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, SelbenchError):
+                raise SelbenchError(str(cause)) from None
+            raise SelbenchError(f"a Ray task failed: {cause or exc}") from exc
+    finally:
+        if owned:
+            ray.shutdown()
+
+
+def _call(fn, item):
+    return fn(item)
+
+
+_FN: Callable | None = None
+
+
+def _set_fn(fn: Callable) -> None:
+    global _FN
+    _FN = fn
+
+
+def _call_worker_fn(item):
+    return _FN(item)
