@@ -169,7 +169,9 @@ def run_one(spec: RunSpec, cfg, pool: Path, data_root: Path, out: Path) -> Path:
     params = json.loads(spec.params)
     subset = cell / "subset.npy"
     run_selection(pool, spec.strategy, params, make_budget(spec.budget), spec.seed, subset,
-                  workers=int(cfg.workers), progress=f"select {spec.name}", variant=spec.variant)
+                  workers=int(cfg.workers), progress=f"select {spec.name}", variant=spec.variant,
+                  executor=str(cfg.get("executor", "local")),
+                  ray_address=(cfg.get("ray") or {}).get("address"))
     from harness.train.commands import scale_overrides
 
     scale = to_plain(cfg.scale)

@@ -1,0 +1,147 @@
+"""Sweeps as cluster jobs: list the cells of ``selbench run``, run one by index, report status.
+
+``selbench plan`` (or ``selbench run plan=true``) prints the cells of the sweep with their
+index, state and directory; ``selbench run cell=I`` runs cell ``I`` alone (one task of a
+Slurm array: ``cell=$SLURM_ARRAY_TASK_ID``; see ``tools/slurm_sweep_example.sh``);
+``selbench status`` prints every cell's state and builds the leaderboard of the finished
+ones. Cells are the same as the serial ``selbench run``'s (``harness.run.plan``) and write
+to the same directories, so serial and array runs mix and resume each other.
+
+A cell's state: ``done`` (every task of the suite has a result line), ``evaluating``
+(some), ``trained`` (``train/train.json``), ``selected`` (``subset.json``), ``pending``.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from harness.errors import SelbenchError
+from harness.io import write_text_atomic
+
+STATES = ("pending", "selected", "trained", "evaluating", "done")
+
+
+def run_command(cfg, words) -> int:
+    """``selbench run``: ``plan=true`` lists the cells, ``cell=I`` runs one, else the whole sweep."""
+    if cfg.get("plan"):
+        return plan_main(cfg, words)
+    if cfg.get("cell") is not None:
+        return cell_main(cfg, words)
+    from harness.run import main
+
+    return main(cfg, words)
+
+
+def _check(cfg, words, command: str) -> None:
+    if words:
+        raise SelbenchError(f"{command} takes only key=value overrides, got {' '.join(words)}")
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise SelbenchError(f"{command}: give a value for {', '.join(missing)} (e.g. {missing[0]}=...)")
+
+
+def cell_state(cell: Path, suite_keys: set[str], suite: str) -> str:
+    """One of ``STATES`` for the cell directory ``cell`` (see the module docstring)."""
+    from harness.evaluate.results import read_results
+
+    results = cell / "eval" / "eval_results.jsonl"
+    if results.is_file():
+        try:
+            keys = {line["key"] for line in read_results(results)
+                    if (line.get("run") or {}).get("suite") == suite}
+        except SelbenchError:
+            keys = set()
+        if keys and suite_keys <= keys:
+            return "done"
+        if keys:
+            return "evaluating"
+    if (cell / "train" / "train.json").is_file():
+        return "trained"
+    if (cell / "subset.json").is_file() and (cell / "subset.npy").is_file():
+        return "selected"
+    return "pending"
+
+
+def cell_rows(cfg) -> list[dict]:
+    """One dict per cell of the sweep: ``cell`` index, ``state``, ``label``, ``dir``."""
+    from harness.evaluate.tasks import load_suite
+    from harness.run import plan
+
+    out = Path(cfg.out)
+    keys = {t.key for t in load_suite(cfg.suite)}
+    return [{"cell": i, "state": cell_state(spec.directory(out), keys, cfg.suite),
+             "label": spec.label, "dir": str(spec.directory(out))}
+            for i, spec in enumerate(plan(cfg))]
+
+
+def plan_main(cfg, words) -> int:
+    """``selbench plan``: print the cells (text table or ``format=json``); return 0."""
+    from harness.listing import format_rows
+
+    _check(cfg, words, "plan")
+    rows = cell_rows(cfg)
+    if cfg.get("format", "text") == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_rows(rows))
+        print(f"{len(rows)} cells; run one with: selbench run cell=I (same overrides)")
+    return 0
+
+
+def cell_main(cfg, words) -> int:
+    """``selbench run cell=I``: select, train and evaluate cell ``I`` only; return 0."""
+    from harness.evaluate.datasets import check_present
+    from harness.evaluate.tasks import load_suite
+    from harness.run import plan, resolve_data_root, resolve_pool, run_one
+
+    _check(cfg, words, "run")
+    specs = plan(cfg)
+    raw = cfg.cell
+    try:
+        index = int(raw)
+        if isinstance(raw, bool) or str(index) != str(raw).strip():
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SelbenchError(f"cell={raw!r} must be a whole number (0..{len(specs) - 1})") from None
+    if not 0 <= index < len(specs):
+        raise SelbenchError(f"cell={index} is outside 0..{len(specs) - 1} (the sweep has "
+                            f"{len(specs)} cells; see `selbench plan`)")
+    spec = specs[index]
+    out = Path(cfg.out)
+    pool = resolve_pool(cfg)
+    data_root = resolve_data_root(cfg, pool)
+    check_present(load_suite(cfg.suite), data_root, bool(cfg.allow_missing))
+    cell = spec.directory(out)
+    cell.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(cell / "command.txt",
+                      "selbench " + " ".join(map(shlex.quote, sys.argv[1:])) + "\n")
+    print(f"== cell {index}: {spec.label}")
+    results = run_one(spec, cfg, pool, data_root, out)
+    print(f"cell {index} finished: {results}")
+    return 0
+
+
+def status_main(cfg, words) -> int:
+    """``selbench status``: each cell's state, then the leaderboard of the finished cells; return 0."""
+    from harness.leaderboard.build import build_leaderboard, format_text_table
+    from harness.listing import format_rows
+
+    _check(cfg, words, "status")
+    rows = cell_rows(cfg)
+    if cfg.get("format", "text") == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_rows(rows))
+    done = [r for r in rows if r["state"] == "done"
+            or (cfg.allow_missing and r["state"] == "evaluating")]
+    print(f"{len(done)} of {len(rows)} cells finished")
+    if done:
+        out = Path(cfg.out) / "leaderboard"
+        board = build_leaderboard([Path(r["dir"]) / "eval" / "eval_results.jsonl" for r in done], out)
+        print(format_text_table(board))
+        print(f"leaderboard of the {len(done)} finished cells written to {out}")
+    return 0
