@@ -188,8 +188,8 @@ def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: 
     folder.mkdir(exist_ok=True)
     stems = [s.stem for s in pool.shards]
     missing = [i for i, stem in enumerate(stems) if not score_runs.run_done(folder, stem)]
+    scorer.prepare(pool)  # also on a full resume: prepare records values in the manifest
     if missing:
-        scorer.prepare(pool)
         label = f"scoring {scorer.name}" if progress is True else progress
         executor.map_shards(ScoreRunTask(scorer, folder), pool, scorer.columns,
                             scorer.embedding_keys(), progress=label, shards=missing)

@@ -116,3 +116,30 @@ def test_killed_scoring_resumes_shard_by_shard(tmp_path, random_pool):
     # another identity (e.g. another seed) clears the folder rather than reusing scores
     select_by_runs(scorer, pool, Budget(count=50), work, dict(key, seed=1), LocalExecutor())
     assert all((runs / f"{s}.key.npy").stat().st_mtime_ns != stamps[s] for s in stems)
+
+
+def test_a_resumed_selection_writes_the_same_subset_and_manifest(tmp_path, random_pool):
+    from harness.select.engine import run_selection
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "t.npy", rng.normal(size=(3, 16)))
+    params = {"p": "2", "target": str(tmp_path / "t.npy")}
+    first = run_selection(random_pool, "normsim", params, Budget(count=40), 0, tmp_path / "a.npy",
+                          progress=False)
+    assert not (tmp_path / "a.work").exists()
+    # a run killed after scoring every shard: its work folder holds all the runs
+    from harness.pool.layout import Pool
+    from harness.select.engine import (build_strategy, make_context, select_by_runs,
+                                       work_folder, _identity)
+    from harness.select.executors import LocalExecutor
+
+    pool = Pool.open(random_pool)
+    strat = build_strategy("normsim", params, make_context(pool))
+    key = dict(_identity(strat, Budget(count=40), 0, pool), embedding_keys=strat.embedding_keys())
+    key.pop("budget")
+    select_by_runs(strat, pool, Budget(count=40), work_folder(tmp_path / "b.npy"), key,
+                   LocalExecutor())
+    second = run_selection(random_pool, "normsim", params, Budget(count=40), 0, tmp_path / "b.npy",
+                           progress=False)
+    assert (tmp_path / "a.npy").read_bytes() == (tmp_path / "b.npy").read_bytes()
+    assert first["extra"] == second["extra"] and "num_targets" in second["extra"]
