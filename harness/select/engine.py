@@ -210,7 +210,9 @@ def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: 
     score_runs.remove_tree(kept)
     kept.mkdir()
     items = [(stem, c) for stem, c in zip(stems, counts) if c]
-    executor.map_items(score_runs.KeepTask(folder, kept), items)
+    # in this process, one shard at a time: reading a prefix of each run is lighter than
+    # starting workers for it (the runs are mapped here anyway to find the cut)
+    LocalExecutor().map_items(score_runs.KeepTask(folder, kept), items)
     return {"kept": [kept / f"{stem}.npy" for stem, _ in items], "selected": selected,
             "stats": stats}
 
