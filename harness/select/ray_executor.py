@@ -33,11 +33,19 @@ class RayExecutor(Executor):
     def __init__(self, workers: int = 2, address: str | None = None):
         if workers < 1:
             raise SelbenchError(f"workers must be >= 1, got {workers}")
-        from harness.parallel import ray_init
-
+        _import_ray()  # fail early when Ray is not installed
         self.workers = int(workers)
         self.address = address or None
-        self.owned = ray_init(self.workers, self.address)
+        self.owned = False
+        self.started = False
+
+    def _start(self) -> None:
+        """Start or join Ray on first use (a finished selection found on disk starts nothing)."""
+        from harness.parallel import ray_init
+
+        if not self.started:
+            self.owned = ray_init(self.workers, self.address)
+            self.started = True
 
     def map_shards(self, fn, pool, columns=(), embedding_keys=(), progress=False, shards=None):
         """See ``Executor.map_shards``: one task per shard, results in shard order."""
@@ -58,6 +66,7 @@ class RayExecutor(Executor):
         ray = _import_ray()
         if not args:
             return []
+        self._start()
         remote = ray.remote(num_cpus=1, max_retries=0)(task)
         fn_ref = ray.put(fn)  # sent once, shared by every task
         refs = [remote.remote(fn_ref, a) for a in args]
@@ -85,7 +94,7 @@ class RayExecutor(Executor):
         """Shut down the Ray instance this executor started (not one it found running)."""
         if self.owned:
             _import_ray().shutdown()
-            self.owned = False
+        self.owned = self.started = False
 
 
 def _shard_task(fn, arg):
