@@ -7,7 +7,9 @@ Ray through ``ray_init`` here.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Sequence
@@ -40,6 +42,27 @@ def ray_init(workers: int, address: str | None = None) -> bool:
     return True
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def worker_threads(workers: int):
+    """Set the BLAS/OpenMP thread variables that spawned worker processes inherit to
+    ``cores // workers`` (at least 1) while they start, as Ray does for its workers; without
+    it N workers each start one thread per core and contend for the cores."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, int(workers))))
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update({k: threads for k in THREAD_VARS})
+    try:
+        yield threads
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def map_in_order(fn: Callable, items: Sequence, workers: int = 1, kind: str = "local",
                  address: str | None = None) -> list:
     """``[fn(item) for item in items]``; ``kind=local`` uses ``workers`` spawned processes
@@ -59,8 +82,9 @@ def map_in_order(fn: Callable, items: Sequence, workers: int = 1, kind: str = "l
         return [fn(item) for item in items]
     ctx = multiprocessing.get_context("spawn")
     try:  # fn goes to each worker once (initializer), not with every item
-        with ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx, initializer=_set_fn,
-                                 initargs=(fn,)) as ex:
+        with worker_threads(workers), ProcessPoolExecutor(
+                min(workers, len(items)), mp_context=ctx, initializer=_set_fn,
+                initargs=(fn,)) as ex:
             return list(ex.map(_call_worker_fn, items))
     except BrokenProcessPool as exc:
         raise SelbenchError(f"a worker process died ({exc}); rerun with fewer workers") from exc

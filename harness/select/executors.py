@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from harness.errors import SelbenchError
+from harness.parallel import worker_threads
 from harness.pool.layout import read_shard
 
 ShardFn = Callable[..., np.ndarray]
@@ -125,9 +126,9 @@ class ProcessExecutor(Executor):
         ctx = multiprocessing.get_context(self.start_method)
         results: list = []
         workers = min(self.workers, max(1, len(tasks)))
-        try:
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(fn,)) as ex:
+        try:  # workers start with cores // workers BLAS threads each (as Ray's do)
+            with worker_threads(self.workers), ProcessPoolExecutor(
+                    workers, mp_context=ctx, initializer=_init_worker, initargs=(fn,)) as ex:
                 for out in ex.map(runner, tasks):  # yields in submission order
                     results.append(out)
                     if bar is not None:
