@@ -222,7 +222,7 @@ def run_child(spec: dict) -> dict:
 # ----- the table -----------------------------------------------------------------------------------
 def methods(files: dict, args) -> list[tuple[str, str, dict]]:
     """(label, strategy, params) of the measured methods."""
-    return [("clip_score", "clip_score", {}),
+    return [("clip_score", "clip_score", {"source": "embeddings"}),  # f.g, not the stored column
             ("normsim p=2", "normsim", {"p": "2", "target": files["targets"]}),
             ("normsim p=inf", "normsim", {"p": "inf", "target": files["targets"]}),
             ("s_cliploss", "s_cliploss", {"batch_size": args.scl_batch, "num_batchings": args.scl_k}),

@@ -358,6 +358,7 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
     check_inputs(strat, pool)
     work = None
     if isinstance(strat, Scorer) and not budget.natural:
+        strat.check_budget(budget)
         work = work_folder(out)
         key = dict(identity, embedding_keys=strat.embedding_keys())
         key.pop("budget")
