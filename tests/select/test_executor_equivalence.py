@@ -41,7 +41,7 @@ def assert_identical(results):
 
 @pytest.mark.parametrize("budget", [Budget(count=33), Budget(fraction=0.25), Budget(threshold=0.1)])
 def test_clip_score_same_bytes_on_every_executor(pool, tmp_path, ray_local, budget):
-    assert_identical(select_everywhere(pool, tmp_path, "clip_score", {}, budget))
+    assert_identical(select_everywhere(pool, tmp_path, "clip_score", {"source": "embeddings"}, budget))
 
 
 @pytest.mark.parametrize("budget", [Budget(count=33), Budget(fraction=0.25), Budget(natural=True)])
@@ -76,8 +76,8 @@ def test_ray_errors_are_one_line(tmp_path, ray_local):
     root = write_pool(tmp_path / "pool", img, img, shard_size=3, dtype=np.float32)
     out = tmp_path / "out" / "s.npy"
     with pytest.raises(SelbenchError, match=r"00000001\.npz: l14_img row 1: non-finite"):
-        run_selection(root, "clip_score", {}, Budget(count=2), 0, out, workers=2, progress=False,
-                      executor="ray")
+        run_selection(root, "clip_score", {"source": "embeddings"}, Budget(count=2), 0, out,
+                      workers=2, progress=False, executor="ray")
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
