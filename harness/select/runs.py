@@ -32,7 +32,7 @@ from harness.io import atomic_path, write_json_atomic
 from harness.pool.uid import UID_DTYPE, sort_uid_array
 
 U64_MAX = (1 << 64) - 1
-MERGE_ROWS = 1 << 22  # rows held at once by a merge, over all runs together
+MERGE_ROWS = 1 << 18  # rows held at once by a merge, over all runs together (4 MiB of uids)
 
 
 # ----- writing a run (worker side) -----------------------------------------------------------
