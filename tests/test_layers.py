@@ -1,6 +1,6 @@
 """Import layering: every import (module level or inside a function) points down the stage
 order io/errors/registry/schemas -> pool -> synth/select/train/evaluate -> leaderboard ->
-run/cli, and ``harness`` never imports ``baselines``. The walk reads the source (``ast``),
+run/cli -> sweep, and ``harness`` never imports ``baselines``. The walk reads the source (``ast``),
 so imports inside functions count as much as those at the top."""
 import ast
 from pathlib import Path
@@ -18,6 +18,7 @@ LAYERS = {
     "baselines": 3,
     "harness.leaderboard": 4,
     "harness.run": 5, "harness.cli": 5, "harness.listing": 5,
+    "harness.sweep": 6,  # plan / run cell=I / status: commands over run and listing
 }
 
 

@@ -19,7 +19,7 @@ def test_cells_run_by_index_and_status_builds_the_finished_leaderboard(test_pool
     args = [f"pool={pool}", f"out={out}", "strategies=[no_filter,clip_score]", *FAST]
     rows = plan_rows(capsys, args)
     assert [(r["cell"], r["state"], r["label"]) for r in rows] == [
-        (0, "pending", "no_filter @ none seed 0"), (1, "pending", "clip_score @ 0.3 seed 0")]
+        (0, "pending", "no_filter @ natural seed 0"), (1, "pending", "clip_score @ 0.3 seed 0")]
     assert main(["run", *args, "plan=true"]) == 0
     assert "2 cells" in capsys.readouterr().out
 
