@@ -211,7 +211,8 @@ def _finish(out, identity, spec, selection, subset, meta, opts) -> dict:
         "export": EXPORT_DIR,  # open_clip local-dir: folder (harness.train.export)
         "reshard": {k: meta.get(k) for k in ("listed", "unique_listed", "written",
                                              "missing_from_tars", "num_shards",
-                                             "failed_tar_count", "failed_tars")},
+                                             "failed_tar_count", "failed_tars",
+                                             "damaged_tar_members")},
         "device": params.get("device"),
         "precision": params.get("precision"),
         "launcher": opts.get("launcher", "local"),

@@ -52,6 +52,7 @@ def test_smoke_outputs(first_run, subset):
     assert result["selection"]["strategy"] == "no_filter" and result["final_loss"] > 0
     assert result["reshard"]["written"] == 120 and result["samples_per_s"] > 0
     assert result["reshard"]["failed_tar_count"] == 0 and result["reshard"]["failed_tars"] == []
+    assert result["reshard"]["damaged_tar_members"] == 0
     assert result["checkpoint_sha256"] and is_complete(out / "checkpoint.pt")
     runtime = json.loads((out / "open_clip" / "runtime.json").read_text())
     assert runtime == {"device": "cpu", "threads": 1, "fused_adamw": True, "schema": 1}
