@@ -173,14 +173,17 @@ class ShardSample:
     """Per-shard work (picklable) on ``(stem, first row)``: MetaCLIP's sampling for one shard.
 
     With a fixed ``t`` it writes the shard's kept uids (sorted) to ``kept``; otherwise the
-    sorted run of ``-t*_i`` (score files of ``harness.select.runs``) to ``runs``. Returns
-    the rows kept (fixed ``t``) or 0.
+    sorted run of ``-t*_i`` (score files of ``harness.select.runs``) to ``runs``, or with
+    ``unbalanced`` (t = infinity under a budget) the run of ``-u_i`` over matched texts
+    (``-inf`` for unmatched ones), whose top k is ``unbalanced_mask``. Returns the rows kept
+    (fixed ``t``) or 0.
     """
 
     def __init__(self, folder: Path, counts: np.ndarray, state: dict, t: float | None,
-                 iters: int, kept: Path, runs: Path):
+                 iters: int, kept: Path, runs: Path, unbalanced: bool = False):
         self.folder, self.counts, self.state, self.t = Path(folder), counts, state, t
         self.iters, self.kept, self.runs = int(iters), Path(kept), Path(runs)
+        self.unbalanced = bool(unbalanced)
 
     def __call__(self, item) -> int:
         from harness.pool.uid import sort_uid_array
@@ -194,6 +197,9 @@ class ShardSample:
             if keep.any():
                 _save(self.kept / f"{stem}.npy", sort_uid_array(uids[keep]))
             return int(keep.sum())
+        if self.unbalanced:
+            score_runs.write_run(self.runs, stem, np.where(np.diff(indptr) > 0, -u, -np.inf), uids)
+            return 0
         tstar = critical_t(u, indptr, ids, self.counts, self.iters)
         score_runs.write_run(self.runs, stem, -tstar, uids)
         return 0
@@ -292,11 +298,13 @@ class MetaCLIP(SetSelector):
         if budget.threshold is not None:
             raise SelbenchError("metaclip does not take budget.threshold; use budget=natural "
                                 "strategy.t=T, or budget.count / budget.fraction")
+        unbalanced = not budget.natural and self.params.t == np.inf
         if budget.natural:
             self._check_t()
-        elif self.params.t is not None:
-            raise SelbenchError("metaclip: strategy.t is for budget=natural; under budget.count or "
-                                "budget.fraction t is found by bisection")
+        elif self.params.t is not None and not unbalanced:
+            raise SelbenchError("metaclip: a finite strategy.t is for budget=natural; under "
+                                "budget.count or budget.fraction t is found by bisection "
+                                "(strategy.t=inf: no balancing, subsampled to the budget)")
         entries = load_entries(self.metadata_path(pool))
         work = Path(work)
         match_dir, kept, runs = work / "matches", work / "kept", work / "runs"
@@ -327,7 +335,7 @@ class MetaCLIP(SetSelector):
         offsets = np.concatenate([[0], np.cumsum(rows)]).astype(int).tolist()
         task = ShardSample(match_dir, counts, rng.bit_generator.state,
                            self.params.t if budget.natural else None,
-                           self.params.max_t_iters, kept, runs)
+                           self.params.max_t_iters, kept, runs, unbalanced)
         kept_rows = executor.map_items(task, list(zip(stems, offsets[:-1])))
         if budget.natural:
             extra["t"] = float(self.params.t)
@@ -342,6 +350,11 @@ class MetaCLIP(SetSelector):
                 keep(item)
             files = [kept / f"{stem}.npy" for stem, _ in items]
             selected = int(sum(per_shard))
+            if unbalanced:
+                extra.update(t=np.inf, balancing="none (t = infinity, subsampled to the budget)")
+                if self.context is not None:
+                    self.context.extra.update(extra)
+                return {"kept": files, "selected": selected}
             low = -scored.kth_score(k)
             high = -scored.kth_score(k + 1) if k < matched else float(counts.max())
             extra.update(t=(low + high) / 2, t_kth=low, t_next=high)

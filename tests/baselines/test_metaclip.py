@@ -237,17 +237,20 @@ def test_shard_size_does_not_change_the_subset(tmp_path):
     assert masks[0].sum() == 12 and masks[0].tolist() == masks[1].tolist()
 
 
-@pytest.mark.parametrize("budget", [Budget(count=7), Budget(fraction=0.2), Budget(natural=True)])
-def test_task_path_equals_in_memory_select(tmp_path, budget):
+@pytest.mark.parametrize("budget,t", [(Budget(count=7), None), (Budget(fraction=0.2), None),
+                                      (Budget(natural=True), 4.0), (Budget(count=7), float("inf")),
+                                      (Budget(fraction=0.2), float("inf"))])
+def test_task_path_equals_in_memory_select(tmp_path, budget, t):
     """``select_to_runs`` (per-shard tasks, used by the engine) writes the bytes of ``select``."""
     from pool_fixtures import make_random_pool
     from harness.pool.layout import Pool
     from harness.pool.uid import sort_uid_array
-    from harness.select.engine import build_strategy, make_context, pool_uids, run_selection, select_mask
+    from harness.select.engine import (build_strategy, jsonable, make_context, pool_uids, run_selection,
+                                       select_mask)
 
     root = make_random_pool(tmp_path / "pool", n=90, shard_size=16)
     (tmp_path / "meta.json").write_text(json.dumps(["caption", "number 1", "number 2", "number 5"]))
-    params = {"metadata": str(tmp_path / "meta.json"), **({"t": 4.0} if budget.natural else {})}
+    params = {"metadata": str(tmp_path / "meta.json"), **({"t": t} if t is not None else {})}
     manifest = run_selection(root, "metaclip", params, budget, 3, tmp_path / "tasks.npy", progress=False)
     pool = Pool.open(root)
     ctx = make_context(pool, 3)
@@ -256,5 +259,5 @@ def test_task_path_equals_in_memory_select(tmp_path, budget):
                        np.random.Generator(np.random.PCG64(3)))
     np.save(tmp_path / "memory.npy", sort_uid_array(uids[mask]))
     assert (tmp_path / "tasks.npy").read_bytes() == (tmp_path / "memory.npy").read_bytes()
-    assert manifest["extra"] == json.loads(json.dumps(ctx.extra))
+    assert manifest["extra"] == json.loads(json.dumps(jsonable(ctx.extra)))  # non-finite t: "inf"
     assert 0 < manifest["selected"] < 90
