@@ -3,18 +3,28 @@ one ``selbench: error:`` line on stderr, no traceback, nothing written, within a
 
 The cases are run in-process through ``harness.cli.main`` (an exception escaping it fails the
 test, as a traceback would); ``test_real_cli_prints_no_traceback`` runs some of them as real
-processes. Tar and pool-file corruption are covered elsewhere (the shard reader's tests).
+processes. Pool files (``POOL_CASES``): each broken copy of the test pool is given to
+``pool validate``, ``select`` and ``train``, which apply one set of rules
+(``harness.pool.rules``) and must refuse it alike. Random bytes go to every parser
+(hypothesis). Damaged tars are not errors: ``train``'s resharding counts and logs the skips
+(``test_damaged_tars_are_counted_skips_during_train``); the tar reader itself is fuzzed in
+``tests/pool/test_shards.py``.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harness.cli import main
 
@@ -68,7 +78,142 @@ def ctx(test_pool, tmp_path_factory) -> dict:
         else:
             target.write_text(manifest)
     (root / "notes.json").write_text('{"my": "notes"}')
+    for name, breaker in BROKEN_POOLS.items():
+        breaker(_copy_pool(pool, root / "pools" / name))
     return {"pool": pool, "root": root, "subset": subset}
+
+
+# ----- broken copies of the test pool (4 shards of 500 rows, keys teacher_img/teacher_txt) -------
+def _copy_pool(pool: Path, dest: Path) -> Path:
+    """``dest`` with hard links to ``pool``'s files (a broken file is rewritten, never edited in place)."""
+    dest.mkdir(parents=True)
+    for f in pool.iterdir():
+        if f.is_file():
+            os.link(f, dest / f.name)
+    return dest
+
+
+def _replace(path: Path, data: bytes) -> None:
+    path.unlink()
+    path.write_bytes(data)
+
+
+def _arrays(npz: Path) -> dict:
+    with np.load(npz, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def _npz(path: Path, arrays: dict, pickled: bool = False) -> None:
+    path.unlink()
+    np.savez(path, allow_pickle=pickled, **arrays)
+
+
+def _edit_embeddings(shard: str, fn):
+    def breaker(root: Path) -> None:
+        arrays = _arrays(root / f"{shard}.npz")
+        fn(arrays)
+        _npz(root / f"{shard}.npz", arrays)
+    return breaker
+
+
+def _edit_uids(shard: str, fn):
+    def breaker(root: Path) -> None:
+        path = root / f"{shard}.parquet"
+        frame = pq.read_table(path).to_pandas()
+        fn(frame, root)
+        path.unlink()
+        frame.to_parquet(path, index=False)
+    return breaker
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(a.dtype)
+
+
+def _set(key, row, value):
+    def fn(arrays):
+        a = arrays[key].astype(np.float32)
+        a[row, 0] = value
+        arrays[key] = a
+    return fn
+
+
+def _pickled(root: Path) -> None:
+    arrays = _arrays(root / "00000001.npz")
+    arrays["teacher_img"] = np.array([object()] * 500, dtype=object)
+    _npz(root / "00000001.npz", arrays, pickled=True)
+
+
+def _duplicate(frame, root):
+    first = pq.read_table(root / "00000000.parquet").column("uid")[3].as_py()
+    frame.loc[7, "uid"] = first
+
+
+def _narrow_text(arrays):
+    arrays["teacher_txt"] = _unit(arrays["teacher_txt"][:, :64])
+
+
+def _int32(arrays):
+    arrays["teacher_img"] = np.round(arrays["teacher_img"] * 100).astype(np.int32)
+
+
+def _drop_row(arrays):
+    for key in list(arrays):
+        arrays[key] = arrays[key][:-1]
+
+
+BROKEN_POOLS = {
+    "pickled-npz": _pickled,
+    "empty-parquet": lambda r: _replace(r / "00000002.parquet", b""),
+    "truncated-parquet": lambda r: _replace(r / "00000002.parquet",
+                                            (r / "00000002.parquet").read_bytes()[:5000]),
+    "truncated-npz": lambda r: _replace(r / "00000002.npz", (r / "00000002.npz").read_bytes()[:90000]),
+    "random-parquet": lambda r: _replace(r / "00000001.parquet", os.urandom(4096)),
+    "random-npz": lambda r: _replace(r / "00000001.npz", os.urandom(4096)),
+    "random-pool-json": lambda r: _replace(r / "pool.json", os.urandom(200)),
+    "non-ascii-uid": _edit_uids("00000001", lambda f, r: f.__setitem__("uid", f["uid"].where(
+        f.index != 5, "é" * 32))),
+    "short-uid": _edit_uids("00000001", lambda f, r: f.__setitem__("uid", f["uid"].where(
+        f.index != 5, "abc"))),
+    "duplicate-uid": _edit_uids("00000002", _duplicate),
+    "widths-differ": _edit_embeddings("00000000", _narrow_text),
+    "int32-embeddings": _edit_embeddings("00000003", _int32),
+    "nan-embedding": _edit_embeddings("00000001", _set("teacher_img", 11, np.nan)),
+    "inf-embedding": _edit_embeddings("00000002", _set("teacher_txt", 12, np.inf)),
+    "row-count-mismatch": _edit_embeddings("00000003", _drop_row),
+    "unpaired-key": _edit_embeddings("00000000", lambda a: a.pop("teacher_txt")),
+}
+
+# (broken pool, a fragment every command's error must hold)
+POOL_PROBLEMS = [
+    ("pickled-npz", "00000001.npz: unreadable npz (member teacher_img.npy: object arrays"),
+    ("empty-parquet", "00000002.parquet: unreadable parquet"),
+    ("truncated-parquet", "00000002.parquet: unreadable parquet"),
+    ("truncated-npz", "00000002.npz: unreadable npz"),
+    ("random-parquet", "00000001.parquet: unreadable parquet"),
+    ("random-npz", "00000001.npz: unreadable npz"),
+    ("random-pool-json", "pool.json: not valid JSON"),
+    ("non-ascii-uid", "00000001.parquet: row 5: uid 'éé"),
+    ("short-uid", "00000001.parquet: row 5: uid 'abc' is not 32 hex characters"),
+    ("duplicate-uid", "(00000002.parquet row 7, also 00000000.parquet row 3"),
+    ("widths-differ", "teacher_img is 128-d but teacher_txt is 64-d"),
+    ("int32-embeddings", "teacher_img must be a 2-D float16 or float32 array, got int32"),
+    ("nan-embedding", "00000001.npz: teacher_img row 11: non-finite"),
+    ("inf-embedding", "00000002.npz: teacher_txt row 12: non-finite"),
+    ("row-count-mismatch", "00000003.npz: teacher_img has 499 rows but 00000003.parquet has 500"),
+    ("unpaired-key", "00000000.npz: key teacher_img has no paired teacher_txt"),
+]
+POOL_CASES = [
+    case
+    for name, fragment in POOL_PROBLEMS
+    for case in (
+        (f"validate-{name}", ["pool", "validate", "pool={root}/pools/" + name], fragment),
+        (f"select-{name}", ["select", "pool={root}/pools/" + name, "strategy=clip_score", "budget.count=5",
+                            "progress=false", "out={root}/o/s.npy"], fragment),
+        (f"train-{name}", ["train", "pool={root}/pools/" + name, "subset={subset}", "progress=false",
+                           "out={root}/t"], fragment),
+    )
+]
 
 
 P = "{pool}"
@@ -184,6 +329,9 @@ CASES = [
 ]
 
 
+ALL_CASES = CASES + POOL_CASES
+
+
 def _fill(argv: list[str], ctx: dict) -> list[str]:
     """Put the fixture's paths in for ``{pool}``, ``{root}``, ``{subset}``."""
     out = []
@@ -199,7 +347,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
             for p in sorted(root.rglob("*"))}
 
 
-@pytest.mark.parametrize("argv, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("argv, expected", [c[1:] for c in ALL_CASES], ids=[c[0] for c in ALL_CASES])
 def test_malformed_input(ctx, capsys, argv, expected):
     args = _fill(argv, ctx)
     before = _snapshot(ctx["root"])
@@ -220,14 +368,16 @@ def test_malformed_input(ctx, capsys, argv, expected):
 
 
 def test_corpus_size():
-    """The issue asks for at least 60 malformed inputs (here, without tars and pool files)."""
-    assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
+    """The issue asks for at least 60 malformed inputs; pool files are refused by all three readers."""
+    assert len(CASES) >= 60 and len(POOL_CASES) == 3 * len(POOL_PROBLEMS) == 3 * len(BROKEN_POOLS)
+    assert len({c[0] for c in ALL_CASES}) == len(ALL_CASES)
 
 
 @pytest.mark.parametrize("case", ["select-seed-abc", "train-batch-0", "leaderboard-latin1",
-                                  "run-budget-nan", "evaluate-out-under-file"])
+                                  "run-budget-nan", "evaluate-out-under-file", "validate-pickled-npz",
+                                  "select-non-ascii-uid"])
 def test_real_cli_prints_no_traceback(ctx, case):
-    argv = next(c[1] for c in CASES if c[0] == case)
+    argv = next(c[1] for c in ALL_CASES if c[0] == case)
     args = _fill(argv, ctx)
     done = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
                           text=True, timeout=TIME_BOUND_S, cwd=ctx["root"])

@@ -5,7 +5,11 @@ from harness.errors import SelbenchError
 
 
 def validate(cfg) -> int:
-    """Print the pool summary, or one line per problem; return 0 if valid, else 1."""
+    """Print the pool summary and return 0 when the pool is valid.
+
+    Otherwise list every problem on stdout, one a line, and raise ``SelbenchError`` (one line
+    on stderr, exit status 2) naming the first problem and the count.
+    """
     from harness.pool.validate import validate_pool
 
     if not cfg.get("pool"):
@@ -18,5 +22,6 @@ def validate(cfg) -> int:
         return 0
     for line in report.problems:
         print(line)
-    print(f"{len(report.problems)} problem(s) found")
-    return 1
+    n = len(report.problems)
+    more = f"; {n} problems in all, listed on stdout" if n > 1 else ""
+    raise SelbenchError(f"invalid pool: {report.problems[0]}{more}")

@@ -97,7 +97,14 @@ class Pool:
 
     def shard_rows(self) -> list[int]:
         """Row count of each shard, from the parquet footers (cheap)."""
-        return [pq.ParquetFile(s.parquet).metadata.num_rows for s in self.shards]
+        rows = []
+        for s in self.shards:
+            try:
+                rows.append(pq.ParquetFile(s.parquet).metadata.num_rows)
+            except Exception as exc:  # any corruption of a file we do not trust
+                raise SelbenchError(f"{s.parquet}: unreadable parquet "
+                                    f"({' '.join(str(exc).split())[:300]})") from exc
+        return rows
 
     @property
     def num_rows(self) -> int:

@@ -39,7 +39,10 @@ def uids_to_array(uids) -> np.ndarray:
     if not uids:
         return out
     lengths = np.fromiter((len(u) for u in uids), dtype=np.int64, count=len(uids))
-    raw = np.array(uids, dtype="S32") if (lengths == 32).all() else None
+    try:
+        raw = np.array(uids, dtype="S32") if (lengths == 32).all() else None
+    except UnicodeEncodeError:  # a non-ASCII character: not hex
+        raw = None
     nib = None if raw is None else _NIBBLE[raw.view(np.uint8).reshape(-1, 32)]
     if nib is None or (nib == 255).any():
         bad = next(i for i, u in enumerate(uids)

@@ -32,6 +32,7 @@ from harness.errors import SelbenchError
 from harness.select.outputs import check_outputs
 from harness.io import atomic_path, package_versions, sha256_file
 from harness.pool.layout import Pool
+from harness.pool.rules import require_pool_rules
 from harness.pool.uid import sort_uid_array
 from harness.select.base import (STRATEGIES, Scorer, SelectionContext, SetSelector, Strategy,
                                  fraction_threshold, threshold_mask, top_k_mask)
@@ -355,6 +356,7 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
     done = finished_manifest(out, identity)
     if done is not None:
         return done
+    require_pool_rules(pool)  # the rules `pool validate` and `train` apply (harness.pool.rules)
     check_inputs(strat, pool)
     work = None
     if isinstance(strat, Scorer) and not budget.natural:

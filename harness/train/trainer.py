@@ -23,6 +23,7 @@ from harness.errors import SelbenchError
 from harness.io import package_versions, sha256_file, write_json_atomic
 from harness.lock import folder_lock
 from harness.pool.layout import Pool
+from harness.pool.rules import require_pool_rules
 from harness.pool.subset import read_subset
 from harness.schemas import read_json, stamp
 from harness.train import checkpoints, launch
@@ -64,6 +65,7 @@ def train(pool_dir, subset, scale: str, out, seed: int = 0, **overrides) -> dict
         if not (out / EXPORT_DIR / "open_clip_config.json").is_file():  # finished before exports
             export_local_dir(out / done.get("checkpoint", "checkpoint.pt"), spec["model"], out / EXPORT_DIR)
         return done
+    require_pool_rules(pool)  # the rules `pool validate` and `select` apply (harness.pool.rules)
     created = not out.exists()
     with folder_lock(out) as lock_fd:  # one trainer per folder; the training child inherits it
         had_shards = (out / "shards").exists()
@@ -209,10 +211,11 @@ def _finish(out, identity, spec, selection, subset, meta, opts) -> dict:
         "checkpoint": "checkpoint.pt",
         "checkpoint_sha256": sha256_file(out / "checkpoint.pt"),
         "export": EXPORT_DIR,  # open_clip local-dir: folder (harness.train.export)
-        "reshard": {k: meta.get(k) for k in ("listed", "unique_listed", "written",
-                                             "missing_from_tars", "num_shards",
-                                             "failed_tar_count", "failed_tars",
-                                             "damaged_tar_members")},
+        "reshard": {**{k: meta.get(k) for k in ("listed", "unique_listed", "written",
+                                                "missing_from_tars", "num_shards",
+                                                "failed_tar_count", "failed_tars")},
+                    # counted, logged skips (harness.pool.shards); 0 in a reshard before they were kept
+                    **{k: meta.get(k, 0) for k in ("unreadable_samples", "damaged_tar_members")}},
         "device": params.get("device"),
         "precision": params.get("precision"),
         "launcher": opts.get("launcher", "local"),

@@ -115,15 +115,15 @@ def column_pool(root, scores, uids=None, dtype="float32", with_npz=True):
     return root
 
 
-def test_the_stored_column_is_read_without_the_npz(tmp_path):
+def test_the_stored_column_is_used_when_present(tmp_path):
     root = column_pool(tmp_path / "pool", [0.1, 0.5, 0.3, 0.9, 0.7])
     m = run_selection(root, "clip_score", {}, Budget(count=2), 0, tmp_path / "c.npy", progress=False)
     assert kept(root, tmp_path / "c.npy") == [3, 4]
     assert m["extra"]["score_source"] == "column clip_l14_similarity_score"
     assert m["embedding_keys"] == []
-    (root / "00000000.npz").unlink()  # the column alone is enough
-    run_selection(root, "clip_score", {}, Budget(count=2), 0, tmp_path / "d.npy", progress=False)
-    assert kept(root, tmp_path / "d.npy") == [3, 4]
+    (root / "00000000.npz").unlink()  # still a broken pool: select applies `pool validate`'s rules
+    with pytest.raises(SelbenchError, match="00000000.npz: embeddings file missing"):
+        run_selection(root, "clip_score", {}, Budget(count=2), 0, tmp_path / "d.npy", progress=False)
 
 
 def test_embeddings_recompute_when_asked_or_without_a_column(tmp_path):

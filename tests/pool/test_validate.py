@@ -16,8 +16,15 @@ def pool(tmp_path):
 
 
 def run_validate(pool, capsys):
+    """Exit status and stdout lines; a failure is also exactly one error line on stderr."""
     rc = main(["pool", "validate", f"pool={pool}"])
-    return rc, capsys.readouterr().out.strip().splitlines()
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    if rc != 0:
+        assert err.count("\n") == 1 and err.startswith("selbench: error: invalid pool: "), err
+        assert lines[0] in err  # the first problem, on stderr too
+        assert len(lines) == 1 or f"{len(lines)} problems in all" in err
+    return rc, lines
 
 
 def test_valid_pool_summary(pool, capsys):
@@ -43,7 +50,7 @@ def test_row_count_mismatch(pool, capsys):
         img, txt = f["l14_img"], f["l14_txt"]
     _rewrite_npz(npz, l14_img=img[:-1], l14_txt=txt[:-1])
     rc, lines = run_validate(pool, capsys)
-    assert rc == 1
+    assert rc == 2
     assert any("00000001.npz: l14_img has 15 rows but 00000001.parquet has 16" in l for l in lines)
 
 
@@ -54,7 +61,7 @@ def test_nan_embedding(pool, capsys):
     img[5, 2] = np.nan
     _rewrite_npz(npz, l14_img=img)
     rc, lines = run_validate(pool, capsys)
-    assert rc == 1
+    assert rc == 2
     assert any("00000000.npz: l14_img row 5: non-finite" in l for l in lines)
 
 
@@ -65,13 +72,13 @@ def test_not_unit_norm(pool, capsys):
     txt[3] *= 1.5
     _rewrite_npz(npz, l14_txt=txt)
     rc, lines = run_validate(pool, capsys)
-    assert rc == 1 and any("00000002.npz: l14_txt row 3: norm 1.5000" in l for l in lines)
+    assert rc == 2 and any("00000002.npz: l14_txt row 3: norm 1.5000" in l for l in lines)
 
 
 def test_missing_paired_key(pool, capsys):
     _rewrite_npz(pool / "00000000.npz", l14_txt=None)
     rc, lines = run_validate(pool, capsys)
-    assert rc == 1 and any("00000000.npz: key l14_img has no paired l14_txt" in l for l in lines)
+    assert rc == 2 and any("00000000.npz: key l14_img has no paired l14_txt" in l for l in lines)
 
 
 def _edit_parquet(path, fn):
@@ -88,8 +95,8 @@ def test_duplicate_uid(pool, capsys):
 
     _edit_parquet(pool / "00000001.parquet", dup)
     rc, lines = run_validate(pool, capsys)
-    assert rc == 1
-    assert any(f"00000001.parquet: row 4: duplicate uid {first}" in l for l in lines)
+    assert rc == 2
+    assert any(f"duplicate uid {first} (00000001.parquet row 4, also 00000000.parquet row 0" in l for l in lines)
 
 
 def test_non_hex_uid(pool, capsys):
@@ -99,7 +106,7 @@ def test_non_hex_uid(pool, capsys):
 
     _edit_parquet(pool / "00000000.parquet", bad)
     rc, lines = run_validate(pool, capsys)
-    assert rc == 1 and any("00000000.parquet: row 2: uid 'zzzz" in l for l in lines)
+    assert rc == 2 and any("00000000.parquet: row 2: uid 'zzzz" in l for l in lines)
 
 
 def test_truncated_parquet(pool, capsys):
@@ -107,7 +114,7 @@ def test_truncated_parquet(pool, capsys):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     rc, lines = run_validate(pool, capsys)
-    assert rc == 1 and any("00000002.parquet: unreadable parquet" in l for l in lines)
+    assert rc == 2 and any("00000002.parquet: unreadable parquet" in l for l in lines)
     assert all("\n" not in l for l in lines)
 
 
@@ -116,7 +123,7 @@ def test_missing_uid_column(pool, capsys):
     table = pq.read_table(path)
     pq.write_table(table.rename_columns(["key" if c == "uid" else c for c in table.column_names]), path)
     rc, lines = run_validate(pool, capsys)
-    assert rc == 1 and any("00000000.parquet: no 'uid' column" in l for l in lines)
+    assert rc == 2 and any("00000000.parquet: no 'uid' column" in l for l in lines)
 
 
 def test_not_a_pool(tmp_path, capsys):

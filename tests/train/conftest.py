@@ -49,7 +49,8 @@ def make_tar_pool(root: Path, n: int = 120, shard_size: int = 50, seed: int = 0,
         write_tar(root / f"{shard_stem(s)}.tar", samples)
         frame = pd.DataFrame({"uid": [uids[i] for i in rows], "text": [texts[i] for i in rows]})
         write_metadata(root / f"{shard_stem(s)}.parquet", frame)
-        emb = rng.normal(size=(len(rows), 8)).astype(np.float32)
+        emb = rng.normal(size=(len(rows), 8))
+        emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)  # unit rows, as pools hold
         write_embeddings(root / f"{shard_stem(s)}.npz", {"teacher_img": emb, "teacher_txt": emb})
     write_pool_info(root, {"name": root.name, "embedding": "teacher"})
     (root / "uids.json").write_text(json.dumps(uids))

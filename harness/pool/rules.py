@@ -1,0 +1,244 @@
+"""The rules a pool's metadata files follow, defined once for ``pool validate``, ``select`` and
+``train``.
+
+Per shard: the parquet is readable and has a ``uid`` column of 32-hex-character uids; the npz
+is a zip of ``.npy`` members read without unpickling (an object array is a problem, never
+loaded); every ``<arch>_img`` key has its ``<arch>_txt`` and the two have the same width;
+embeddings are 2-D float16 or float32 arrays with the parquet's row count, of the same keys
+and widths in every shard; their values are finite and of unit norm within ``NORM_TOL``.
+Across the pool: no uid appears twice (uids compare case-insensitively), and there is at
+least one row. Each broken rule is one line naming the file and, where it applies, the row.
+
+``PoolCheck.problems`` yields every problem (``pool validate`` lists them all);
+``require_pool_rules`` raises ``SelbenchError`` with the first (``select`` and ``train``).
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from harness.errors import SelbenchError
+from harness.pool.npz import read_npz
+from harness.pool.uid import _HEX, arrow_uids_to_array
+
+NORM_TOL = 1e-2
+EMBEDDING_DTYPES = (np.dtype(np.float16), np.dtype(np.float32))
+ROW_BLOCK = 8192
+EMBEDDING_SUFFIXES = ("_img", "_txt")
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line, at most 300 characters."""
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+class PoolCheck:
+    """Applies the rules shard by shard; ``rows`` and ``embedding_dims`` are filled as it goes.
+
+    ``values``: also check embedding values (finite, unit norm). ``crc``: also verify the npz
+    members' zip checksums (a full extra read; ``pool validate`` does it).
+    """
+
+    def __init__(self, values: bool = True, crc: bool = False):
+        self.values, self.crc = values, crc
+        self.rows = 0
+        self.embedding_dims: dict[str, int] = {}
+        self._first_keys: tuple[str, ...] | None = None
+        self._uids: list[np.ndarray] = []
+        self._names: list[str] = []
+
+    def problems(self, pool) -> Iterator[str]:
+        """Yield one line per broken rule over every shard of ``pool`` (a ``Pool``)."""
+        for shard in pool.shards:
+            yield from self.shard_problems(shard)
+        yield from self.duplicate_problems()
+        if self.rows == 0:
+            yield f"{pool.root}: the pool has no rows"
+
+    # ----- one shard ---------------------------------------------------------------------
+    def shard_problems(self, shard) -> Iterator[str]:
+        """Yield the problems of one shard (``ShardFiles``); remember its uids for duplicates."""
+        rows = None
+        for item in self._uid_problems(shard):
+            if isinstance(item, int):
+                rows = item
+            else:
+                yield item
+        if rows is None:
+            return
+        self.rows += rows
+        yield from self._npz_problems(shard, rows)
+
+    def _uid_problems(self, shard):
+        try:
+            table = pq.read_table(shard.parquet, columns=["uid"])
+        except Exception as exc:  # any corruption of a file we do not trust
+            names = _parquet_names(shard.parquet)
+            if names is not None and "uid" not in names:
+                yield f"{shard.parquet}: no 'uid' column"
+            else:
+                yield f"{shard.parquet}: unreadable parquet ({one_line(exc)})"
+            return
+        column = table.column("uid")
+        try:
+            pairs = arrow_uids_to_array(column)
+        except SelbenchError:
+            uids = ["" if u is None else str(u) for u in column.to_pylist()]
+            bad = [i for i, u in enumerate(uids) if len(u) != 32 or not _HEX.issuperset(u)]
+            yield (f"{shard.parquet}: row {bad[0]}: uid {uids[bad[0]]!r} is not 32 hex characters"
+                   f" ({len(bad)} rows in all)")
+            yield len(uids)
+            return
+        self._uids.append(pairs)
+        self._names.append(shard.parquet.name)
+        yield len(pairs)
+
+    def _npz_problems(self, shard, rows: int) -> Iterator[str]:
+        npz = shard.npz
+        if not npz.exists():
+            yield f"{npz}: embeddings file missing"
+            return
+        try:
+            with zipfile.ZipFile(npz) as zf:
+                keys = sorted(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
+                bad_member = zf.testzip() if self.crc else None
+            arrays = read_npz(npz, keys)
+        except Exception as exc:  # truncated zip, bad header, object (pickled) array ...
+            yield f"{npz}: unreadable npz ({one_line(exc)})"
+            return
+        if bad_member is not None:
+            yield f"{npz}: member {bad_member} fails its checksum"
+            return
+        yield from self._key_problems(npz, keys, arrays)
+        for key in keys:
+            if not key.endswith(EMBEDDING_SUFFIXES):
+                continue
+            arr = arrays[key]
+            if arr.ndim != 2 or arr.dtype not in EMBEDDING_DTYPES:
+                yield (f"{npz}: {key} must be a 2-D float16 or float32 array, "
+                       f"got {arr.dtype} {arr.shape}")
+                continue
+            dim = self.embedding_dims.setdefault(key, int(arr.shape[1]))
+            if dim != arr.shape[1]:
+                yield f"{npz}: {key} is {arr.shape[1]}-d, earlier shards' {key} is {dim}-d"
+                continue
+            if arr.shape[0] != rows:
+                yield f"{npz}: {key} has {arr.shape[0]} rows but {shard.parquet.name} has {rows}"
+                continue
+            if self.values:
+                yield from value_problems(arr, f"{npz}: {key}")
+
+    def _key_problems(self, npz: Path, keys: list[str], arrays: dict) -> Iterator[str]:
+        img = {k[:-4] for k in keys if k.endswith("_img")}
+        txt = {k[:-4] for k in keys if k.endswith("_txt")}
+        for arch in sorted(img ^ txt):
+            have, want = ("img", "txt") if arch in img else ("txt", "img")
+            yield f"{npz}: key {arch}_{have} has no paired {arch}_{want}"
+        if not img & txt:
+            yield f"{npz}: no <arch>_img/<arch>_txt embedding keys"
+        for arch in sorted(img & txt):
+            a, b = arrays[arch + "_img"], arrays[arch + "_txt"]
+            if a.ndim == 2 and b.ndim == 2 and a.shape[1] != b.shape[1]:
+                yield (f"{npz}: {arch}_img is {a.shape[1]}-d but {arch}_txt is {b.shape[1]}-d "
+                       "(image and text embeddings must have one width)")
+        emb = tuple(k for k in keys if k.endswith(EMBEDDING_SUFFIXES))
+        if self._first_keys is None:
+            self._first_keys = emb
+        elif emb != self._first_keys:
+            yield (f"{npz}: embedding keys {', '.join(emb) or 'none'} differ from the first "
+                   f"shard's ({', '.join(self._first_keys)})")
+
+    # ----- the whole pool ----------------------------------------------------------------
+    def duplicate_problems(self) -> Iterator[str]:
+        """Yield one line naming the first uid that appears twice in the shards checked so far."""
+        if not self._uids:
+            return
+        allu = np.concatenate(self._uids)
+        order = np.argsort(allu, kind="stable", order=("f0", "f1"))
+        s = allu[order]
+        same = (s["f0"][1:] == s["f0"][:-1]) & (s["f1"][1:] == s["f1"][:-1])
+        if not same.any():
+            return
+        i = int(np.argmax(same))
+        first, second = sorted((int(order[i]), int(order[i + 1])))
+        ends = np.cumsum([len(u) for u in self._uids])
+
+        def where(pos: int) -> str:
+            k = int(np.searchsorted(ends, pos, side="right"))
+            return f"{self._names[k]} row {pos - (int(ends[k - 1]) if k else 0)}"
+
+        from harness.pool.uid import pair_to_uid
+        uid = pair_to_uid(*allu[first].tolist())
+        yield (f"duplicate uid {uid} ({where(second)}, also {where(first)}; "
+               f"{int(same.sum())} duplicate rows in all)")
+
+
+def value_problems(arr: np.ndarray, where: str, rows: int = ROW_BLOCK) -> Iterator[str]:
+    """Yield at most one line: the first row of ``arr`` that is not finite, else not unit-norm."""
+    nonfinite, offnorm = [], []
+    first_nf = first_norm = None
+    for start in range(0, len(arr), rows):
+        block = np.asarray(arr[start:start + rows], dtype=np.float32)
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            nonfinite.append(int((~finite).sum()))
+            first_nf = first_nf if first_nf is not None else start + int(np.argmin(finite))
+            continue
+        with np.errstate(over="ignore"):
+            norms = np.linalg.norm(block, axis=1)
+        bad = np.abs(norms - 1.0) > NORM_TOL
+        if bad.any():
+            offnorm.append(int(bad.sum()))
+            if first_norm is None:
+                row = int(np.argmax(bad))
+                first_norm = (start + row, float(norms[row]))
+    if first_nf is not None:
+        yield f"{where} row {first_nf}: non-finite values ({sum(nonfinite)} rows in all)"
+    elif first_norm is not None:
+        row, norm = first_norm
+        yield (f"{where} row {row}: norm {norm:.4f} is not 1 within {NORM_TOL} "
+               f"({sum(offnorm)} rows in all)")
+
+
+def _parquet_names(path: Path) -> list[str] | None:
+    try:
+        return pq.read_schema(path).names
+    except Exception:
+        return None
+
+
+_CHECKED: set = set()
+
+
+def _stamp(pool) -> tuple:
+    """The pool's files, sizes and modification times: a pool that passed is not rechecked."""
+    out = [str(Path(pool.root).resolve())]
+    for shard in pool.shards:
+        for p in (shard.parquet, shard.npz):
+            try:
+                st = os.stat(p)
+                out.append((p.name, st.st_size, st.st_mtime_ns))
+            except OSError:
+                out.append((p.name, -1, -1))
+    return tuple(out)
+
+
+def require_pool_rules(pool) -> None:
+    """Raise ``SelbenchError`` with the first broken rule of ``pool`` (a ``Pool``).
+
+    A pool whose files are unchanged since it passed in this process is not read again (a
+    sweep selects and trains many times from one pool).
+    """
+    stamp = _stamp(pool)
+    if stamp in _CHECKED:
+        return
+    first = next(iter(PoolCheck(values=True).problems(pool)), None)
+    if first is not None:
+        raise SelbenchError(f"invalid pool: {first} (`selbench pool validate pool={pool.root}` "
+                            "lists every problem)")
+    _CHECKED.add(stamp)
