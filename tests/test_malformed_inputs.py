@@ -383,3 +383,112 @@ def test_real_cli_prints_no_traceback(ctx, case):
                           text=True, timeout=TIME_BOUND_S, cwd=ctx["root"])
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ----- damaged tars during train: counted, logged skips, never errors or hangs ----------------------
+TRAIN_FAST = ["scale.model=selbench-minimal", "scale.samples_seen=320", "scale.global_batch_size=16",
+              "scale.warmup=2", "scale.lr=5e-3", "workers=1", "threads=1", "progress=false"]
+
+
+def _tar_member(name: bytes, data: bytes, kind: bytes = b"0") -> bytes:
+    """One raw ustar member (header with a correct checksum, data padded to 512 bytes)."""
+    head = (name.ljust(100, b"\0") + b"0000644\0" + b"0000000\0" * 2 + b"%011o\0" % len(data)
+            + b"00000000000\0" + b" " * 8 + kind + bytes(100) + b"ustar\x0000").ljust(512, b"\0")
+    head = head[:148] + b"%06o\0" % sum(head) + head[155:]
+    return head + data + bytes(-len(data) % 512)
+
+
+@pytest.fixture(scope="module")
+def damaged_pool(ctx) -> Path:
+    """The test pool with a zero-length pax record (shard 0), a negative pax size (shard 1), a
+    truncated tar (shard 2) and a tar of random bytes (shard 3)."""
+    pool = _copy_pool(ctx["pool"], ctx["root"].parent / "damaged-tars")
+    tars = [pool / f"0000000{i}.tar" for i in range(4)]
+    _replace(tars[0], _tar_member(b"pax0", b"0 path=x\n", b"x") + tars[0].read_bytes())
+    _replace(tars[1], _tar_member(b"paxneg", b"13 size=-500\n", b"x") + tars[1].read_bytes())
+    _replace(tars[2], tars[2].read_bytes()[:700_000])
+    _replace(tars[3], np.random.default_rng(0).bytes(300_000))
+    return pool
+
+
+def test_damaged_tars_are_counted_skips_during_train(ctx, damaged_pool, caplog, capsys):
+    out = ctx["root"].parent / "damaged-run"
+    t0 = time.perf_counter()
+    with caplog.at_level("WARNING"):
+        rc = main(["train", f"pool={damaged_pool}", f"subset={ctx['subset']}", f"out={out}", *TRAIN_FAST])
+    elapsed = time.perf_counter() - t0
+    assert rc == 0, capsys.readouterr().err
+    assert "Traceback" not in capsys.readouterr().err
+    counts = json.loads((out / "train.json").read_text())["reshard"]
+    meta = json.loads((out / "shards" / "meta.json").read_text())
+    # shard 0's bad pax record and shard 1's negative size: one skip each; shard 2 ends in a
+    # truncated member; shard 3 is random bytes: at least one skip
+    assert counts["damaged_tar_members"] == meta["damaged_tar_members"] >= 4
+    assert counts["written"] + counts["missing_from_tars"] == counts["listed"] == 20
+    assert counts["missing_from_tars"] > 0  # the samples of the truncated and random shards
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    for i, why in ((0, "malformed pax record"), (1, "unparsable pax size"), (2, "truncated")):
+        assert f"0000000{i}.tar" in logged and why in logged, logged
+    assert "00000003.tar" in logged and "damaged tar part(s)" in logged
+    assert elapsed < 300
+    # `pool validate` is strict about the same tars: one line naming the first damaged tar
+    assert main(["pool", "validate", f"pool={damaged_pool}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "00000000.tar: 1 damaged part(s) skipped" in err, err
+
+
+# ----- random bytes to every parser (hypothesis) ----------------------------------------------------
+PARSERS = {  # file replaced in a one-shard copy of the pool -> the command that parses it
+    "parquet": ("00000000.parquet", lambda d, c: ["pool", "validate", f"pool={d}"]),
+    "npz": ("00000000.npz", lambda d, c: ["pool", "validate", f"pool={d}"]),
+    "pool.json": ("pool.json", lambda d, c: ["pool", "validate", f"pool={d}"]),
+    "tar": ("00000000.tar", lambda d, c: ["pool", "validate", f"pool={d}"]),
+    "subset manifest": ("sub.json", lambda d, c: ["train", f"pool={d}", f"subset={d}/sub.npy",
+                                                  f"out={d}/t", "progress=false"]),
+    "subset npy": ("sub.npy", lambda d, c: ["train", f"pool={d}", f"subset={d}/sub.npy",
+                                            f"out={d}/t", "progress=false"]),
+    "eval_results.jsonl": ("r.jsonl", lambda d, c: ["leaderboard", f"results=[{d}/r.jsonl]",
+                                                    f"out={d}/b"]),
+}
+RANDOM_INPUTS = {"tried": 0}
+
+
+@pytest.fixture(scope="module")
+def one_shard(ctx, tmp_path_factory) -> Path:
+    """Shard 0 of the test pool (parquet, npz, tar, pool.json) and a subset of two of its uids."""
+    src, dest = ctx["pool"], tmp_path_factory.mktemp("one") / "template"
+    dest.mkdir()
+    for name in ("00000000.parquet", "00000000.npz", "00000000.tar", "pool.json"):
+        os.link(src / name, dest / name)
+    from harness.pool.subset import write_subset
+    from harness.pool.uid import uids_to_array
+    uids = pq.read_table(src / "00000000.parquet").column("uid").to_pylist()[:2]
+    write_subset(dest / "sub.npy", uids_to_array(uids))
+    (dest / "sub.json").write_text("{}")
+    (dest / "r.jsonl").write_text("")
+    return dest
+
+
+@pytest.mark.parametrize("parser", list(PARSERS))
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(blob=st.binary(max_size=3000))
+def test_random_bytes_to_every_parser(one_shard, capsys, parser, blob):
+    name, argv = PARSERS[parser]
+    work = one_shard.parent / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(one_shard, work, copy_function=os.link)
+    _replace(work / name, blob)
+    before = _snapshot(work)
+    t0 = time.perf_counter()
+    rc = main(argv(work, one_shard))
+    elapsed = time.perf_counter() - t0
+    RANDOM_INPUTS["tried"] += 1
+    err = capsys.readouterr().err
+    if parser == "tar" and rc == 0:  # e.g. an empty or all-zero tar: nothing damaged, samples missing
+        assert err == ""
+    else:
+        assert rc == 2, err
+        assert err.count("\n") == 1 and err.startswith("selbench: error:") and "Traceback" not in err, err
+    assert elapsed < TIME_BOUND_S
+    assert _snapshot(work) == before

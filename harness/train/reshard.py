@@ -197,8 +197,10 @@ def reshard(pool_dir, subset_path, out_dir, max_shard_size: int = MAX_SHARD_SIZE
     finally:
         shutil.rmtree(parts, ignore_errors=True)
     if meta["missing_from_tars"]:
-        log.warning("%d of %d listed samples are missing from the pool's tars (download rot); "
-                    "recorded in %s", meta["missing_from_tars"], meta["listed"], out_dir / META)
+        cause = (f"download rot, or lost in the {meta['damaged_tar_members']} damaged tar part(s) "
+                 "skipped" if meta["damaged_tar_members"] else "download rot")
+        log.warning("%d of %d listed samples are missing from the pool's tars (%s); "
+                    "recorded in %s", meta["missing_from_tars"], meta["listed"], cause, out_dir / META)
     return meta
 
 
