@@ -1,0 +1,75 @@
+"""The pool rules (``harness.pool.rules``): ``pool validate`` and ``require_pool_rules`` (select,
+train) report the same first problem; a pool that passed is rechecked only when a file changes."""
+import numpy as np
+import pytest
+
+from pool_fixtures import make_random_pool
+from harness.errors import SelbenchError
+from harness.pool.layout import Pool
+from harness.pool.rules import PoolCheck, require_pool_rules, value_problems
+from harness.pool.validate import validate_pool
+
+
+def _rewrite(npz, **changes):
+    with np.load(npz, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays.update(changes)
+    npz.unlink()
+    np.savez(npz, **arrays)
+
+
+BREAKS = {
+    "widths": lambda a: {"l14_txt": a["l14_txt"][:, :4] / np.linalg.norm(a["l14_txt"][:, :4], axis=1,
+                                                                         keepdims=True)},
+    "int32": lambda a: {"l14_img": np.ones_like(a["l14_img"], dtype=np.int32)},
+    "float64": lambda a: {"l14_img": a["l14_img"].astype(np.float64)},
+    "nan": lambda a: {"l14_img": np.where(np.arange(len(a["l14_img"]))[:, None] == 2, np.nan,
+                                          a["l14_img"]).astype(np.float32)},
+}
+
+
+@pytest.mark.parametrize("kind", list(BREAKS))
+def test_validate_and_select_see_the_same_first_problem(tmp_path, kind):
+    root = make_random_pool(tmp_path / "pool", n=40, dim=8, shard_size=16)
+    npz = root / "00000001.npz"
+    with np.load(npz, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    _rewrite(npz, **BREAKS[kind](arrays))
+    report = validate_pool(root)
+    assert not report.ok and "00000001.npz" in report.problems[0]
+    with pytest.raises(SelbenchError) as exc:
+        require_pool_rules(Pool.open(root))
+    assert report.problems[0] in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_duplicates_across_shards_name_both_rows(tmp_path):
+    import pyarrow.parquet as pq
+
+    root = make_random_pool(tmp_path / "pool", n=40, dim=8, shard_size=16)
+    t0 = pq.read_table(root / "00000000.parquet")
+    t2 = pq.read_table(root / "00000002.parquet")
+    uids = t2.column("uid").to_pylist()
+    uids[1] = t0.column("uid")[5].as_py().upper()  # uids compare case-insensitively
+    pq.write_table(t2.set_column(t2.column_names.index("uid"), "uid", [uids]), root / "00000002.parquet")
+    problems = list(PoolCheck().problems(Pool.open(root)))
+    assert len(problems) == 1 and "(00000002.parquet row 1, also 00000000.parquet row 5;" in problems[0]
+
+
+def test_a_pool_that_passed_is_rechecked_when_a_file_changes(tmp_path):
+    root = make_random_pool(tmp_path / "pool", n=40, dim=8, shard_size=16)
+    require_pool_rules(Pool.open(root))
+    require_pool_rules(Pool.open(root))  # unchanged: not read again
+    npz = root / "00000000.npz"
+    with np.load(npz, allow_pickle=False) as f:
+        img = f["l14_img"].astype(np.float32)
+    img[0] *= 3
+    _rewrite(npz, l14_img=img)
+    with pytest.raises(SelbenchError, match=r"00000000\.npz: l14_img row 0: norm 3\.0000"):
+        require_pool_rules(Pool.open(root))
+
+
+def test_value_problems_hand_checked():
+    a = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 2.0], [np.inf, 0.0]], dtype=np.float32)
+    assert list(value_problems(a[:2], "x")) == []
+    assert list(value_problems(a[:3], "x")) == ["x row 2: norm 2.0000 is not 1 within 0.01 (1 rows in all)"]
+    assert list(value_problems(a, "x", rows=2)) == ["x row 3: non-finite values (1 rows in all)"]
