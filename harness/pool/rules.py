@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
 from harness.pool.npz import read_npz
-from harness.pool.uid import _HEX, arrow_uids_to_array
+from harness.pool.uid import _HEX, arrow_uids_to_array, pair_to_uid
 
 NORM_TOL = 1e-2
 EMBEDDING_DTYPES = (np.dtype(np.float16), np.dtype(np.float32))
@@ -63,40 +63,33 @@ class PoolCheck:
     # ----- one shard ---------------------------------------------------------------------
     def shard_problems(self, shard) -> Iterator[str]:
         """Yield the problems of one shard (``ShardFiles``); remember its uids for duplicates."""
-        rows = None
-        for item in self._uid_problems(shard):
-            if isinstance(item, int):
-                rows = item
-            else:
-                yield item
+        rows, problems = self._uid_problems(shard)
+        yield from problems
         if rows is None:
             return
         self.rows += rows
         yield from self._npz_problems(shard, rows)
 
-    def _uid_problems(self, shard):
+    def _uid_problems(self, shard) -> tuple[int | None, list[str]]:
+        """(rows, problems) of the parquet's uid column; rows is None when it cannot be read."""
         try:
             table = pq.read_table(shard.parquet, columns=["uid"])
         except Exception as exc:  # any corruption of a file we do not trust
             names = _parquet_names(shard.parquet)
             if names is not None and "uid" not in names:
-                yield f"{shard.parquet}: no 'uid' column"
-            else:
-                yield f"{shard.parquet}: unreadable parquet ({one_line(exc)})"
-            return
+                return None, [f"{shard.parquet}: no 'uid' column"]
+            return None, [f"{shard.parquet}: unreadable parquet ({one_line(exc)})"]
         column = table.column("uid")
         try:
             pairs = arrow_uids_to_array(column)
         except SelbenchError:
             uids = ["" if u is None else str(u) for u in column.to_pylist()]
             bad = [i for i, u in enumerate(uids) if len(u) != 32 or not _HEX.issuperset(u)]
-            yield (f"{shard.parquet}: row {bad[0]}: uid {uids[bad[0]]!r} is not 32 hex characters"
-                   f" ({len(bad)} rows in all)")
-            yield len(uids)
-            return
+            return len(uids), [f"{shard.parquet}: row {bad[0]}: uid {uids[bad[0]]!r} is not 32 hex "
+                               f"characters ({len(bad)} rows in all)"]
         self._uids.append(pairs)
         self._names.append(shard.parquet.name)
-        yield len(pairs)
+        return len(pairs), []
 
     def _npz_problems(self, shard, rows: int) -> Iterator[str]:
         npz = shard.npz
@@ -172,7 +165,6 @@ class PoolCheck:
             k = int(np.searchsorted(ends, pos, side="right"))
             return f"{self._names[k]} row {pos - (int(ends[k - 1]) if k else 0)}"
 
-        from harness.pool.uid import pair_to_uid
         uid = pair_to_uid(*allu[first].tolist())
         yield (f"duplicate uid {uid} ({where(second)}, also {where(first)}; "
                f"{int(same.sum())} duplicate rows in all)")
