@@ -180,13 +180,33 @@ def _plan(buf, pos: int, end: int) -> tuple[list[int], list[int | None]]:
 
 
 def _resync(buf, blocks, pos: int, end: int) -> int:
-    """The offset of the first block from ``pos`` on that is a valid header or an
-    end-of-archive block (``end`` when there is none)."""
+    """The offset of the first block from ``pos`` on that is a valid header, or of the
+    end-of-archive zeros (``end`` when there is none). A zero block followed by other data
+    is a damaged member's payload, not the end: scanning goes on past it."""
+    data_end = None
     while pos + BLOCK <= end:
-        if buf[pos:pos + BLOCK] == ZERO_BLOCK or _checksums_ok(blocks[[pos]])[0]:
+        if buf[pos:pos + BLOCK] == ZERO_BLOCK:
+            if data_end is None:
+                data_end = _data_end(buf, end)
+            if pos >= data_end:
+                return pos
+        elif _checksums_ok(blocks[[pos]])[0]:
             return pos
         pos += BLOCK
     return end
+
+
+def _data_end(buf, end: int, chunk: int = 1 << 20) -> int:
+    """One past the last non-zero byte of ``buf[:end]`` (0 when all are zero), read backwards
+    in chunks."""
+    hi = end
+    while hi > 0:
+        lo = max(0, hi - chunk)
+        nonzero = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8, count=hi - lo, offset=lo))
+        if len(nonzero):
+            return lo + int(nonzero[-1]) + 1
+        hi = lo
+    return 0
 
 
 def _members(buf, damage: Damage, where: str) -> Iterator[tuple[str, bytes]]:
