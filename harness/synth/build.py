@@ -30,7 +30,7 @@ from harness.synth.pool_files import final_captions, write_audit, write_shards
 from harness.synth.presets import load_preset
 from harness.synth.samples import encode_jpeg, phrases, render_plan
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 EVAL_DIR = "evalsets"
 TEACHER_DIR = "teacher"
 METACLIP_FILE = "metaclip_entries.json"
@@ -90,7 +90,7 @@ def _build_into(root: Path, cfg: dict, preset: str, seed: int, stamp: str, progr
     texts = final_captions(plan, clean, seed)
     _log(progress, f"pool drawn: {len(images)} ({time.time() - t0:.1f}s)")
 
-    from harness.synth.teacher import train_teacher
+    from harness.synth.teacher import record_quality, train_teacher
 
     tcfg = cfg["teacher"]
     teacher = train_teacher(t_images, t_captions, root / TEACHER_DIR, seed=seed,
@@ -102,13 +102,17 @@ def _build_into(root: Path, cfg: dict, preset: str, seed: int, stamp: str, progr
     uids = write_shards(root, cfg, seed, plan, images, blobs, texts, img_emb, txt_emb, progress)
     write_audit(root, plan, uids, seed, cfg)
     zero_shot = write_evalsets(root / EVAL_DIR, evals, teacher)
+    auc = clipscore_auc(img_emb, txt_emb, plan["defect"])
+    record_quality(root / TEACHER_DIR, zero_shot, auc)
+    _log(progress, f"teacher: objects {zero_shot.get('objects', float('nan')):.3f}, "
+                   f"CLIPScore AUC clean vs mismatched {auc if auc is not None else float('nan'):.3f}")
     write_json_atomic(root / METACLIP_FILE, metadata_entries())
     _log(progress, f"pool written ({time.time() - t0:.1f}s)")
     return write_pool_info(root, {
         "name": cfg["name"], "preset": preset, "seed": seed, "embedding": "teacher",
         "teacher": {"model": "selbench-teacher", "checkpoint": f"{TEACHER_DIR}/teacher.pt",
                     "arch": "teacher", "temperature": float(teacher.temperature),
-                    "zero_shot": zero_shot},
+                    "zero_shot": zero_shot, "clipscore_auc_clean_vs_mismatched": auc},
         "suite": "tiny", "evalsets": EVAL_DIR, "imagenet_analog": "objects",
         "metaclip_metadata": METACLIP_FILE,
         "english": True,  # captions are English by construction: DataComp's English filter accepts it
@@ -150,6 +154,22 @@ def write_evalsets(root: Path, evals: dict, teacher) -> dict[str, float]:
         _save_npy(task_dir / "classes_teacher_txt.npy", classes)
         scores[key] = score(spec.metric, classify(img, classes), np.asarray(test.targets))
     return {k: round(v, 6) for k, v in scores.items()}
+
+
+def clipscore_auc(img_emb: np.ndarray, txt_emb: np.ndarray, defect: np.ndarray) -> float | None:
+    """ROC AUC of the teacher's CLIP score f.g for telling clean pool pairs (positive) from
+    mismatched ones (the audit's ground truth); None when either kind is absent."""
+    from sklearn.metrics import roc_auc_score
+
+    from harness.synth.samples import KIND
+
+    defect = np.asarray(defect)
+    rows = (defect == KIND["clean"]) | (defect == KIND["mismatched"])
+    labels = defect[rows] == KIND["clean"]
+    if labels.all() or not labels.any():
+        return None
+    scores = np.einsum("ij,ij->i", img_emb[rows], txt_emb[rows])
+    return round(float(roc_auc_score(labels, scores)), 6)
 
 
 def make_disjoint(images: np.ndarray, forbidden: set[str]) -> np.ndarray:

@@ -70,7 +70,7 @@ def render_sample(plan: dict, i: int, rng: np.random.Generator, phrase_list, dup
         image = destroy(image, rng)
     elif kind == "text_in_image":
         other = scene_at(plan["partner_scene"], i)
-        noun = cap.pick(rng, CONCEPTS[other["concept"]].synonyms)
+        noun = cap.concept_noun(other["concept"], rng)
         caption = cap.object_caption(other, rng, noun=noun)
         words = noun if rng.random() < 0.5 else f"{list(COLORS)[other['color']]} {noun}"
         image = overlay_text(image, words, rng)

@@ -30,9 +30,9 @@ IMAGE_SIZE = 32
 LOGIT_SCALE = 100.0
 INITIAL_LOGIT_SCALE = 1 / 0.07
 RAMP_FRACTION = 0.5
-DEFAULT_EPOCHS = 3.0
-DEFAULT_BATCH_SIZE = 256
-LEARNING_RATE = 1e-3
+DEFAULT_EPOCHS = 4.8
+DEFAULT_BATCH_SIZE = 128
+LEARNING_RATE = 2e-3
 WEIGHT_DECAY = 0.1
 WARMUP_FRACTION = 0.1
 ENCODE_BATCH = 2048
@@ -243,6 +243,18 @@ def _save(model, info: dict, out_dir: Path) -> None:
     with atomic_path(out_dir / CHECKPOINT, suffix=".pt") as tmp:
         torch.save(model.state_dict(), tmp)
     write_json_atomic(out_dir / INFO, info)
+
+
+def record_quality(out_dir: Path, zero_shot: dict[str, float], clipscore_auc: float | None) -> dict:
+    """Add the teacher's measured quality to ``out_dir/teacher.json`` (rewritten atomically):
+    ``zero_shot`` (main metric per tiny task, test split) and ``clipscore_auc_clean_vs_mismatched``
+    (ROC AUC of f.g separating clean from mismatched pool pairs, audit ground truth). Returns
+    the updated record."""
+    info = json.loads((Path(out_dir) / INFO).read_text())
+    info["zero_shot"] = {k: round(float(v), 6) for k, v in zero_shot.items()}
+    info["clipscore_auc_clean_vs_mismatched"] = None if clipscore_auc is None else round(float(clipscore_auc), 6)
+    write_json_atomic(Path(out_dir) / INFO, info)
+    return info
 
 
 def tokenize(texts: list[str]):

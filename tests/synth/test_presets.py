@@ -11,7 +11,7 @@ def test_both_presets_load_with_all_defect_kinds():
         assert set(cfg["defects"]) == set(DEFECT_KINDS)
         assert 0.4 <= sum(cfg["defects"].values()) <= 0.6
         assert max(cfg["defects"], key=cfg["defects"].get) == "mismatched"
-    assert load_preset("tiny")["pool_size"] == 100_000
+    assert load_preset("tiny")["pool_size"] == 50_000
     assert load_preset("test")["pool_size"] == 2_000
 
 
