@@ -18,12 +18,28 @@ def test_object_captions_name_the_concept_and_vary():
     assert len(set(texts)) > 280
 
 
-def test_full_detail_mentions_the_colour():
+def test_full_detail_mentions_every_attribute_and_colour_at_its_own_rate():
     rng = np.random.default_rng(1)
-    scene = {"concept": 3, "color": 2, "texture": 0, "size": 1, "count": 1, "position": 0, "background": 1}
-    for _ in range(20):
+    scene = {"concept": 3, "color": 2, "texture": 1, "size": 1, "count": 1, "position": 0, "background": 1}
+    colour = 0
+    for _ in range(2000):
         text = cap.object_caption(scene, rng, detail=1.0).lower()
-        assert any(s in text for s in COLORS["blue"][1])
+        assert any(s in text for s in ("medium", "mid-sized")), text            # size
+        assert any(s in text for s in ("striped", "stripy", "stripes")), text    # texture
+        assert any(s in text for s in ("top left", "upper left")), text          # position
+        colour += any(s in text for s in COLORS["blue"][1])
+    # colour is mentioned with probability COLOR_MENTION whatever the detail (binomial sd 0.01)
+    assert abs(colour / 2000 - cap.COLOR_MENTION) < 0.04
+
+
+def test_common_words_dominate():
+    rng = np.random.default_rng(3)
+    words = [cap.concept_noun(0, rng) for _ in range(3000)]
+    synonyms = CONCEPTS[0].synonyms
+    share = words.count(synonyms[0]) / len(words)
+    expected = cap.CANONICAL_SHARE + (1 - cap.CANONICAL_SHARE) / len(synonyms)
+    assert abs(share - expected) < 0.03
+    assert set(words) == set(synonyms)
 
 
 def test_plurals():
