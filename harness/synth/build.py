@@ -28,7 +28,7 @@ from harness.synth.metaclip import english_words, metadata_entries
 from harness.synth.plan import pool_plan, teacher_plan
 from harness.synth.pool_files import final_captions, write_audit, write_shards
 from harness.synth.presets import load_preset
-from harness.synth.samples import encode_jpeg, phrases, render_plan
+from harness.synth.samples import KIND, encode_jpeg, phrases, render_plan
 
 GENERATOR_VERSION = 2
 EVAL_DIR = "evalsets"
@@ -160,8 +160,6 @@ def clipscore_auc(img_emb: np.ndarray, txt_emb: np.ndarray, defect: np.ndarray) 
     """ROC AUC of the teacher's CLIP score f.g for telling clean pool pairs (positive) from
     mismatched ones (the audit's ground truth); None when either kind is absent."""
     from sklearn.metrics import roc_auc_score
-
-    from harness.synth.samples import KIND
 
     defect = np.asarray(defect)
     rows = (defect == KIND["clean"]) | (defect == KIND["mismatched"])
