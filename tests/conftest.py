@@ -30,3 +30,27 @@ def ray_local():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def lock_holder():
+    """A factory: ``with lock_holder(folder) as pid:`` another process holds ``folder``'s
+    selbench lock (``harness.lock.folder_lock``) for the block; it is killed after."""
+    import contextlib
+    import subprocess
+    import sys
+
+    @contextlib.contextmanager
+    def hold(folder):
+        holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                                   "from harness.lock import folder_lock\n"
+                                   "with folder_lock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)",
+                                   str(folder)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            yield holder.pid
+        finally:
+            holder.kill()
+            holder.wait()
+
+    return hold

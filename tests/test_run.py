@@ -95,25 +95,14 @@ def test_failed_run_leaves_no_partial_outputs(tmp_path, capsys):
     assert not (out / "config.yaml").exists()
 
 
-def test_second_run_in_a_locked_folder_is_refused(test_pool, tmp_path, capsys):
-    import subprocess
-    import sys
-
+def test_second_run_in_a_locked_folder_is_refused(test_pool, tmp_path, capsys, lock_holder):
     pool, _ = test_pool
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                               "from harness.lock import folder_lock\n"
-                               "with folder_lock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)",
-                               str(out)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_holder(out):
         assert main(["run", f"pool={pool}", f"out={out}", "strategies=[no_filter]", *FAST]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "in use by another selbench process" in err
         assert sorted(p.name for p in out.iterdir()) == [".selbench.lock"]
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_run_refuses_a_fractional_count_as_select_does(tmp_path, capsys):

@@ -46,30 +46,20 @@ def test_failed_train_leaves_existing_folder_as_it_was(tmp_path, capsys):
     assert not (out / "run.json").exists()
 
 
-def test_locked_folder_refused(tmp_path, tar_pool, capsys):
+def test_locked_folder_refused(tmp_path, tar_pool, capsys, lock_holder):
     """A second trainer in a folder another process works in: one line, exit 2, folder untouched."""
-    import subprocess
-    import sys
     import time
 
     from harness.lock import LOCK_NAME
 
     sub = subset_file(tmp_path / "s.npy", pool_uids(tar_pool)[:5])
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                               "from harness.lock import folder_lock\n"
-                               "with folder_lock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)",
-                               str(out)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_holder(out) as pid:
         t0 = time.perf_counter()
         assert _train(tar_pool, sub, out) == 2
         assert time.perf_counter() - t0 < 10
-        _one_line_error(capsys, "in use by another selbench process", f"pid {holder.pid}")
+        _one_line_error(capsys, "in use by another selbench process", f"pid {pid}")
         assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_empty_subset(tmp_path, tar_pool, capsys):
