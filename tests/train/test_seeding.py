@@ -9,19 +9,25 @@ from harness.train.reshard import reshard
 from .conftest import pool_uids, subset_file
 
 
-def _captions(shards: str, seed: int, workers: int, epochs=(0, 1)) -> list[list[str]]:
+def _loader(shards: str, seed: int, workers: int, samples: int, train_transform: bool, epoch: int):
+    """open_clip_train's resampled webdataset loader (batch 16, selbench-minimal's tokenizer)."""
     import open_clip
     from open_clip_train.data import get_wds_dataset
     from open_clip_train.params import parse_args
 
     register_model_configs()
     args = parse_args(["--train-data", shards, "--dataset-type", "webdataset", "--dataset-resampled",
-                       "--train-num-samples", "64", "--batch-size", "16", "--workers", str(workers),
+                       "--train-num-samples", str(samples), "--batch-size", "16", "--workers", str(workers),
                        "--seed", str(seed), "--model", "selbench-minimal"])
     args.world_size, args.rank = 1, 0
     tok = open_clip.get_tokenizer("selbench-minimal")
-    preprocess = open_clip.image_transform(32, is_train=False)
-    info = get_wds_dataset(args, preprocess, True, epoch=0, tokenizer=tok)
+    # train_transform: RandomResizedCrop, which draws from torch's RNG
+    preprocess = open_clip.image_transform(32, is_train=train_transform)
+    return get_wds_dataset(args, preprocess, True, epoch=epoch, tokenizer=tok)
+
+
+def _captions(shards: str, seed: int, workers: int, epochs=(0, 1)) -> list[list[str]]:
+    info = _loader(shards, seed, workers, 64, False, 0)
     out = []
     for epoch in epochs:
         info.set_epoch(epoch)
@@ -53,18 +59,7 @@ def test_same_seed_same_stream(tmp_path, tar_pool, workers, monkeypatch):
 
 def _images(shards: str, seed: int, workers: int, epochs) -> dict[int, torch.Tensor]:
     """Epoch -> the augmented image batches of a fresh training loader (train-time transform)."""
-    import open_clip
-    from open_clip_train.data import get_wds_dataset
-    from open_clip_train.params import parse_args
-
-    register_model_configs()
-    args = parse_args(["--train-data", shards, "--dataset-type", "webdataset", "--dataset-resampled",
-                       "--train-num-samples", "32", "--batch-size", "16", "--workers", str(workers),
-                       "--seed", str(seed), "--model", "selbench-minimal"])
-    args.world_size, args.rank = 1, 0
-    tok = open_clip.get_tokenizer("selbench-minimal")
-    preprocess = open_clip.image_transform(32, is_train=True)  # RandomResizedCrop: torch's RNG
-    info = get_wds_dataset(args, preprocess, True, epoch=epochs[0], tokenizer=tok)
+    info = _loader(shards, seed, workers, 32, True, epochs[0])
     out = {}
     for epoch in epochs:
         info.set_epoch(epoch)
