@@ -78,16 +78,20 @@ def cell_rows(cfg) -> list[dict]:
             for i, spec in enumerate(plan(cfg))]
 
 
-def plan_main(cfg, words) -> int:
-    """``selbench plan``: print the cells (text table or ``format=json``); return 0."""
+def print_cells(cfg) -> list[dict]:
+    """Print ``cell_rows(cfg)`` as a text table, or as JSON with ``format=json``; return the rows."""
     from harness.listing import format_rows
 
-    _check(cfg, words, "plan")
     rows = cell_rows(cfg)
-    if cfg.get("format", "text") == "json":
-        print(json.dumps(rows, indent=2))
-    else:
-        print(format_rows(rows))
+    print(json.dumps(rows, indent=2) if cfg.get("format", "text") == "json" else format_rows(rows))
+    return rows
+
+
+def plan_main(cfg, words) -> int:
+    """``selbench plan``: print the cells (text table or ``format=json``); return 0."""
+    _check(cfg, words, "plan")
+    rows = print_cells(cfg)
+    if cfg.get("format", "text") != "json":
         print(f"{len(rows)} cells; run one with: selbench run cell=I (same overrides)")
     return 0
 
@@ -128,14 +132,9 @@ def cell_main(cfg, words) -> int:
 def status_main(cfg, words) -> int:
     """``selbench status``: each cell's state, then the leaderboard of the finished cells; return 0."""
     from harness.leaderboard.build import build_leaderboard, format_text_table
-    from harness.listing import format_rows
 
     _check(cfg, words, "status")
-    rows = cell_rows(cfg)
-    if cfg.get("format", "text") == "json":
-        print(json.dumps(rows, indent=2))
-    else:
-        print(format_rows(rows))
+    rows = print_cells(cfg)
     done = [r for r in rows if r["state"] == "done"
             or (cfg.allow_missing and r["state"] == "evaluating")]
     print(f"{len(done)} of {len(rows)} cells finished")
