@@ -17,8 +17,8 @@ _BG_SYN = [v[1] for v in BACKGROUNDS.values()]
 # detail ~ U(0.2, 0.9) (generator version 1) colour, count, texture and background words
 # made every caption unique within a batch, so contrastive training matched pairs on those
 # easy attributes and never learned the objects: the teacher reached 0.05 on `objects`
-# (chance 0.021). Measured with tools/calibrate_miniature.py (README of tools/ and
-# harness/conf/scale/tiny.yaml record the runs).
+# (chance 0.021). Measured on the teacher's clean pairs by the procedure of
+# tools/calibrate_miniature.py, with these constants varied (runs in harness/conf/scale/tiny.yaml).
 DETAIL_RANGE = (0.0, 0.3)
 # People mostly use the common word for a thing; synonyms are rarer (Zipf-like word
 # choice): the canonical word (an object's or attribute's class name) is used with this
