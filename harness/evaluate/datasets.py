@@ -136,6 +136,31 @@ def read_metadata(task_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(labels), np.stack(rows)
 
 
+CLASS_FREQUENCY_FILE = "class_frequency.json"
+
+
+def read_class_frequency(task_dir: Path, classes: list[str]) -> np.ndarray | None:
+    """Each class's frequency group (e.g. ``head``/``mid``/``tail`` of the training pool's
+    concept distribution) from the task's optional ``class_frequency.json``
+    (``{"classes": [...], "group": [...]}``, the classes in the task's order); None without
+    the file. A file that is not that shape, or names other classes, raises SelbenchError."""
+    path = Path(task_dir) / CLASS_FREQUENCY_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SelbenchError(f"{path}: not a JSON file ({exc.__class__.__name__})") from None
+    groups = data.get("group") if isinstance(data, dict) else None
+    if (not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups)
+            or data.get("classes") != list(classes)):
+        raise SelbenchError(f"{path}: expected {{'classes': the task's {len(classes)} class names "
+                            "in order, 'group': one non-empty name per class}")
+    if len(groups) != len(classes):
+        raise SelbenchError(f"{path}: {len(groups)} groups for {len(classes)} classes")
+    return np.asarray(groups, dtype=object)
+
+
 def read_winogavil(task_dir: Path):
     """Yield WinoGAViL examples ``(cue, [PIL images], truth bool array)`` from webdataset shards.
 

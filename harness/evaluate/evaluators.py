@@ -44,8 +44,9 @@ def _batches(task, ctx: Context, ds, captions: bool = False):
                                  ctx.num_workers, captions)
 
 
-def zero_shot_logits(task, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-shot classification logits (N, C) and labels (N,) via clip_benchmark."""
+def zero_shot_logits(task, ctx: Context, with_classes: bool = False):
+    """Zero-shot classification logits (N, C) and labels (N,) via clip_benchmark (and the
+    class names, with ``with_classes``)."""
     from clip_benchmark.metrics import zeroshot_classification as zsc
 
     ds = datasets.build(task, ctx.data_root, ctx.transform)
@@ -58,6 +59,8 @@ def zero_shot_logits(task, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
                                             ctx.device, amp=False)
     if len(target) == 0:
         raise SelbenchError(f"{task.data_dir(ctx.data_root)}: empty test split")
+    if with_classes:
+        return logits.numpy(), target.numpy(), list(ds.classes)
     return logits.numpy(), target.numpy()
 
 
@@ -71,9 +74,14 @@ def _metadata(task, ctx: Context, target: np.ndarray) -> np.ndarray:
 
 @evaluator("classification")
 def classification(task, ctx: Context) -> dict:
-    """acc1, acc5, mean_per_class_recall."""
-    logits, target = zero_shot_logits(task, ctx)
-    return metrics.classification_metrics(logits, target)
+    """acc1, acc5, mean_per_class_recall; with a ``class_frequency.json`` beside the task
+    (the embedded pool writes one for its object tasks), the accuracy per frequency group."""
+    logits, target, classes = zero_shot_logits(task, ctx, with_classes=True)
+    out = metrics.classification_metrics(logits, target)
+    groups = datasets.read_class_frequency(task.data_dir(ctx.data_root), classes)
+    if groups is not None:
+        out.update(metrics.class_group_metrics(logits.argmax(axis=1), target, groups))
+    return out
 
 
 @evaluator("retrieval")

@@ -142,6 +142,14 @@ def dollar_street_metrics(top5: np.ndarray, target: np.ndarray, income_group: Se
     return grouped_metrics("acc_top5", hit, income_group, "income_ds")
 
 
+def class_group_metrics(pred: np.ndarray, target: np.ndarray, class_group: np.ndarray) -> dict:
+    """Accuracy over the test samples of each group of classes, ``acc_frequency:{group}``
+    (e.g. the pool's head, mid and tail concepts); ``class_group[c]`` is class c's group."""
+    correct = (np.asarray(pred) == np.asarray(target)).astype(np.float64)
+    groups = np.asarray(class_group, dtype=object)[np.asarray(target)]
+    return {f"acc_frequency:{g}": m for g, m in group_means(correct, groups).items()}
+
+
 def geode_metrics(pred: np.ndarray, target: np.ndarray, region: Sequence) -> dict:
     """GeoDE: accuracy overall (acc_avg), per region, worst region (acc_wg)."""
     correct = (np.asarray(pred) == np.asarray(target)).astype(np.float64)

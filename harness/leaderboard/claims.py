@@ -305,14 +305,14 @@ def _parse_claim(item, where: str) -> Claim:
 
 
 def check_metric(metric: str, where: str = "claim") -> None:
-    """Raise unless ``metric`` is a group column, ``task:<key>`` or ``audit:<path>``."""
+    """Raise unless ``metric`` is a group column, ``task:<key>[.<metric>]`` or ``audit:<path>``."""
     if metric in GROUPS:
         return
     for prefix in METRIC_PREFIXES:
         if metric.startswith(prefix) and metric[len(prefix):].strip():
             return
     raise SelbenchError(f"{where}: unknown metric {metric!r} (use one of {', '.join(GROUPS)}, "
-                        "task:<task key> or audit:<path in the subset audit, e.g. concepts_kept.tail>)")
+                        "task:<task key>[.<metric>] or audit:<path in the subset audit, e.g. concepts_kept.tail>)")
 
 
 def _parse_side(item, where: str, published: bool = False) -> Side:

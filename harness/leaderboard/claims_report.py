@@ -55,12 +55,14 @@ def load_claims(cfg) -> tuple[list[Claim], str]:
 
 def metric_value(run, metric: str, groups: Mapping | None):
     """``metric`` of one run: a group column (from ``groups``, DataComp's aggregation),
-    ``task:<key>`` (that task's main metric) or ``audit:<a.b>`` (a number in the manifest's
+    ``task:<key>`` (that task's main metric), ``task:<key>.<name>`` (another of its metrics,
+    e.g. ``task:objects.acc_frequency:tail``) or ``audit:<a.b>`` (a number in the manifest's
     audit). None when the run lacks it."""
     if metric in GROUPS:
         return None if groups is None else groups.get(metric)
     if metric.startswith("task:"):
-        return run.metrics.get(metric[5:])
+        key, _, name = metric[5:].partition(".")
+        return run.metrics.get(key) if not name else run.task_metrics.get(key, {}).get(name)
     node = (run.manifest or {}).get("audit")
     for part in metric[6:].split("."):
         if not isinstance(node, Mapping) or part not in node:

@@ -33,6 +33,7 @@ class Run:
     subset_sha256: str | None
     budget_value: tuple[str, float] | None = None  # ("fraction", 0.3) for plots
     metrics: dict[str, float] = field(default_factory=dict)  # task key -> main metric
+    task_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # key -> every finite number
     files: list[str] = field(default_factory=list)
     manifest: dict | None = None
     manifest_path: str | None = None
@@ -179,6 +180,8 @@ def _add_line(runs: dict, line: dict, path: Path, number: int) -> None:
     if key in run.metrics and not _same(run.metrics[key], metric):
         raise SelbenchError(f"{where}: task {key!r} of {run.label()} has two different scores")
     run.metrics[key] = metric
+    run.task_metrics[key] = {str(k): float(v) for k, v in line["metrics"].items()
+                             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
 def _sort_key(identity: tuple) -> tuple:

@@ -101,7 +101,7 @@ def _build_into(root: Path, cfg: dict, preset: str, seed: int, stamp: str, progr
     txt_emb = teacher.encode_texts(texts, progress=progress)
     uids = write_shards(root, cfg, seed, plan, images, blobs, texts, img_emb, txt_emb, progress)
     write_audit(root, plan, uids, seed, cfg)
-    zero_shot = write_evalsets(root / EVAL_DIR, evals, teacher)
+    zero_shot = write_evalsets(root / EVAL_DIR, evals, teacher, seed)
     auc = clipscore_auc(img_emb, txt_emb, plan["defect"])
     record_quality(root / TEACHER_DIR, zero_shot, auc)
     _log(progress, f"teacher: objects {zero_shot.get('objects', float('nan')):.3f}, "
@@ -132,14 +132,16 @@ def draw_evalsets(cfg: dict, seed: int) -> dict[str, dict[str, ev.EvalSplit]]:
     return out
 
 
-def write_evalsets(root: Path, evals: dict, teacher) -> dict[str, float]:
-    """Write the suite and the teacher's embeddings; return the teacher's zero-shot scores."""
+def write_evalsets(root: Path, evals: dict, teacher, seed: int) -> dict[str, float]:
+    """Write the suite (with the object tasks' class frequency groups in the pool of ``seed``)
+    and the teacher's embeddings; return the teacher's zero-shot scores."""
     from harness.synth.zeroshot import classify, mean_recall_at_1, score
 
     scores = {}
     for key, splits in evals.items():
         spec, task_dir = ev.TASKS[key], root / key
         ev.write_task_meta(task_dir, spec)
+        ev.write_class_frequency(task_dir, spec, seed)
         for split, data in splits.items():
             ev.write_split(task_dir, split, data, retrieval=spec.classnames is None)
         _save_npy(task_dir / "train_teacher_img.npy", teacher.encode_images(splits["train"].images))

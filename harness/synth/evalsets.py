@@ -181,6 +181,25 @@ def write_split(task_dir: Path, split: str, data: EvalSplit, retrieval: bool) ->
     write_text_atomic(out / "nshards.txt", f"{shards}\n")
 
 
+CLASS_FREQUENCY_FILE = "class_frequency.json"
+
+
+def write_class_frequency(task_dir: Path, spec: TaskSpec, seed: int) -> bool:
+    """Write ``class_frequency.json`` (each class's frequency group in the pool of ``seed``:
+    ``head``/``mid``/``tail`` as the generator drew the concepts, the audit's groups) for a task
+    whose classes are the pool's object concepts; return whether it applied."""
+    from harness.io import write_json_atomic
+    from harness.synth.longtail import concept_ranks, frequency_group
+
+    if spec.classnames != CONCEPT_NAMES:
+        return False
+    ranks = concept_ranks(len(CONCEPT_NAMES), seed)
+    write_json_atomic(task_dir / CLASS_FREQUENCY_FILE, {
+        "classes": list(CONCEPT_NAMES), "group": [str(g) for g in frequency_group(ranks, len(ranks))],
+        "source": f"embedded pool seed {seed}: Zipf rank of each concept, thirds of the ranking"})
+    return True
+
+
 def write_task_meta(task_dir: Path, spec: TaskSpec) -> None:
     """Write ``classnames.txt`` and templates, or ``dataset_type.txt`` for retrieval."""
     task_dir.mkdir(parents=True, exist_ok=True)

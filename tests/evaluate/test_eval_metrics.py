@@ -124,3 +124,12 @@ def test_datacomps_scikit_learn_calls_are_the_ones_made(monkeypatch):
     assert M.mean_per_class_recall(pred, target) == pytest.approx((1 + 0 + 1 / 3) / 3)
     assert M.jaccard([True, False, False], [False, False, False]) == 0.0
     assert calls == ["balanced", "jaccard"]
+
+
+def test_class_group_metrics_by_hand():
+    # classes 0, 1 are 'head', 2 is 'tail'; samples: labels 0, 1, 2, 2, predictions 0, 0, 2, 1
+    out = M.class_group_metrics(np.array([0, 0, 2, 1]), np.array([0, 1, 2, 2]),
+                                np.array(["head", "head", "tail"], dtype=object))
+    assert out == {"acc_frequency:head": 0.5, "acc_frequency:tail": 0.5}
+    out = M.class_group_metrics(np.array([2, 2]), np.array([2, 2]), np.array(["head", "head", "tail"], dtype=object))
+    assert out == {"acc_frequency:tail": 1.0}  # groups without test samples are not reported

@@ -162,6 +162,35 @@ def test_grouped_special_evaluators(tmp_path, minimal_checkpoint):
             assert out["acc_worst_year"] == M.worst_group(logits.argmax(1) == target, meta[:, 1])
 
 
+def test_classification_reports_accuracy_per_class_frequency_group(tmp_path, minimal_checkpoint):
+    """With class_frequency.json beside the task: acc_frequency:<group>, recomputed from the logits."""
+    from dataclasses import replace
+
+    from harness.evaluate.evaluators import EVALUATORS, Context, zero_shot_logits
+    from harness.evaluate.runner import load_model
+
+    task = replace({t.key: t for t in load_suite("tiny")}["objects"], size=24)
+    write_classification(tmp_path / task.dir, 6, 24, seed=5)
+    model, tok, tf = load_model(minimal_checkpoint, "selbench-minimal", "cpu")
+    ctx = Context(model, tok, tf, tmp_path, "cpu", batch_size=8)
+    assert not any(k.startswith("acc_frequency") for k in EVALUATORS.get("classification")(task, ctx))
+    group = ["head", "head", "mid", "mid", "tail", "tail"]
+    (tmp_path / task.dir / "class_frequency.json").write_text(
+        json.dumps({"classes": [f"class {c}" for c in range(6)], "group": group}))
+    out = EVALUATORS.get("classification")(task, ctx)
+    logits, target = zero_shot_logits(task, ctx)
+    hit = logits.argmax(1) == target
+    for g in ("head", "mid", "tail"):
+        members = np.isin(target, [c for c in range(6) if group[c] == g])
+        assert out[f"acc_frequency:{g}"] == pytest.approx(hit[members].mean())
+    (tmp_path / task.dir / "class_frequency.json").write_text(json.dumps({"classes": ["x"], "group": ["head"]}))
+    with pytest.raises(SelbenchError, match="class_frequency.json: expected"):
+        EVALUATORS.get("classification")(task, ctx)
+    (tmp_path / task.dir / "class_frequency.json").write_bytes(b"\xff\xfe")
+    with pytest.raises(SelbenchError, match="not a JSON file"):
+        EVALUATORS.get("classification")(task, ctx)
+
+
 def test_fairface_evaluator(tmp_path, minimal_checkpoint):
     """FairFace's per-objective classifiers and grouped metrics, recomputed by hand."""
     import torch

@@ -453,3 +453,22 @@ def test_usage_errors(tmp_path, capsys, claims_file):
     for digits in ("abc", "-1", "400"):
         assert f"digits={digits}" in one_line_error(capsys, ["claims", f"run={sweep}", f"digits={digits}"])
     assert not (sweep / "claims").exists()
+
+
+def test_task_metric_other_than_the_main_one(tmp_path):
+    """task:<key>.<metric> reads another metric of a task's results line (e.g. the accuracy
+    on the pool's tail concepts); task:<key> stays the main metric; a missing one is None."""
+    from harness.leaderboard.claims import check_metric
+    from harness.leaderboard.claims_report import metric_value
+    from harness.leaderboard.runs import load_runs
+
+    lines = result_lines("metaclip", 0, {"objects": 0.25, "count": 0.5})
+    lines[0]["metrics"].update({"acc_frequency:tail": 0.125, "acc_frequency:head": 0.375, "acc5": None})
+    path = tmp_path / "eval_results.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    [run] = load_runs([path])
+    assert metric_value(run, "task:objects", None) == 0.25
+    assert metric_value(run, "task:objects.acc_frequency:tail", None) == 0.125
+    assert metric_value(run, "task:objects.acc5", None) is None
+    assert metric_value(run, "task:count.acc_frequency:tail", None) is None
+    check_metric("task:objects.acc_frequency:tail")

@@ -181,6 +181,26 @@ def test_teacher_files_beside_each_task(test_pool):
             assert cls.shape == (len(spec.classnames), 128)
 
 
+def test_object_tasks_carry_the_pools_frequency_groups(test_pool):
+    """class_frequency.json of each object task names each class's group as the audit does."""
+    from harness.evaluate.datasets import read_class_frequency
+
+    root, _ = test_pool
+    audit = pq.read_table(root / "audit.parquet").to_pandas().dropna(subset=["frequency_group"])
+    of_concept = dict(zip(audit["concept"], audit["frequency_group"]))
+    with_file = []
+    for key, spec in TASKS.items():
+        groups = read_class_frequency(root / "evalsets" / key, list(spec.classnames or []))
+        if groups is None:
+            continue
+        with_file.append(key)
+        assert sum(name in of_concept for name in spec.classnames) > len(spec.classnames) // 2
+        for name, group in zip(spec.classnames, groups):
+            assert of_concept.get(name, group) == group
+        assert set(groups) == {"head", "mid", "tail"}
+    assert sorted(with_file) == ["objects", "objects_background", "objects_corrupt", "objects_sketch"]
+
+
 def test_metaclip_entries(test_pool):
     root, info = test_pool
     entries = json.loads((root / info["metaclip_metadata"]).read_text())
