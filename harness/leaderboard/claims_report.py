@@ -240,14 +240,29 @@ def _pool_text(pool: dict) -> str:
     return f"pool seed {seed} ({name}fingerprint {fp})"
 
 
+def direction(row: dict) -> float | None:
+    """A row's signed effect: the difference of the means (pairwise) or Kendall's tau of the
+    means (order); None when it was not computed."""
+    value = row.get("tau") if row.get("kind") == "order" else row.get("diff")
+    return None if value is None or math.isnan(value) else float(value)
+
+
 def _summary(sweeps) -> list[str]:
     header = ["claim", "metric", *[f"pool seed {i['pool']['seed']}" if i["pool"]["seed"] is not None
-                                   else i["sweep"] for i, _ in sweeps], "same on every pool"]
+                                   else i["sweep"] for i, _ in sweeps],
+              "same verdict on every pool", "same direction on every pool"]
     rows = []
     for j, row in enumerate(sweeps[0][1]):
-        verdicts = [rs[j]["verdict"] for _, rs in sweeps]
-        rows.append([row["claim"], row["metric"], *verdicts, "yes" if len(set(verdicts)) == 1 else "no"])
-    return ["## Verdicts on every pool", "", *_table(header, rows)]
+        cells = [rs[j] for _, rs in sweeps]
+        verdicts = [c["verdict"] for c in cells]
+        signs = [direction(c) for c in cells]
+        label = "tau" if row.get("kind") == "order" else "d"
+        shown = [v if d is None else f"{v} ({label} {d:+.3f})" for v, d in zip(verdicts, signs)]
+        same_sign = "-" if None in signs else "yes" if len({d > 0 for d in signs}) == 1 else "no"
+        rows.append([row["claim"], row["metric"], *shown, "yes" if len(set(verdicts)) == 1 else "no", same_sign])
+    return ["## Verdicts on every pool", "",
+            "Each cell: the verdict, and the difference of the means d (or Kendall's tau of the means "
+            "for an order claim) whose sign is the direction.", "", *_table(header, rows)]
 
 
 def _sweep_section(info: dict, rows: list[dict], digits: int) -> list[str]:

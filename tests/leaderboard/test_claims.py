@@ -387,7 +387,12 @@ def test_several_pools_side_by_side(tmp_path, claims_file):
     md = (out / "claims.md").read_text()
     assert "## Verdicts on every pool" in md
     line = next(x for x in md.splitlines() if x.startswith("| clip_vs_none | ImageNet |"))
-    assert line == "| clip_vs_none | ImageNet | holds | does not hold | no |"
+    assert line == "| clip_vs_none | ImageNet | holds (d +0.110) | does not hold (d -0.090) | no | no |"
+    summary = md.split("## Verdicts on every pool", 1)[1].split("\n## ", 1)[0]
+    lines = {tuple(x.split(" | ")[:2]): x for x in summary.splitlines() if x.startswith("| ")}
+    assert lines[("| balance", "audit:concepts_kept.tail")].endswith(
+        "| holds (d +0.670) | holds (d +0.670) | yes | yes |")
+    assert lines[("| clipcov5", "ImageNet")].endswith("| not run | not run | yes | - |")
 
 
 def test_pool_seed_from_the_pool_json(tmp_path, claims_file):
