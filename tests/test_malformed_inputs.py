@@ -279,6 +279,8 @@ CASES = [
     ("evaluate-no-checkpoint", ["evaluate", f"checkpoint={R}/nope.pt", "suite=tiny",
                                 f"data_root={P}/evalsets", f"out={R}/e"], "nope.pt"),
     ("evaluate-unknown-suite", [*EVAL, "suite=tinyy", f"out={R}/e"], "tinyy"),
+    ("evaluate-garbage-checkpoint", [*EVAL, f"out={R}/e", "model=selbench-minimal", "only=[objects]"],
+     "cannot be loaded safely"),
     # leaderboard
     ("leaderboard-digits-negative", [*BOARD, f"results=[{R}/good.jsonl]", f"out={R}/b", "digits=-1"],
      "digits=-1 must be >= 0"),

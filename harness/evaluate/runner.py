@@ -1,6 +1,7 @@
 """Evaluate one checkpoint on a suite: load it safely, score each task, append result lines."""
 from __future__ import annotations
 
+import contextlib
 import pickle
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from harness.errors import SelbenchError
 from harness.evaluate import datasets, results
 from harness.evaluate.evaluators import EVALUATORS, Context
 from harness.evaluate.tasks import load_suite, select_tasks
+from harness.lock import folder_lock, remove_lock_file
 
 
 
@@ -71,7 +73,8 @@ def evaluate(checkpoint: Path, suite: str, data_root: Path, out: Path, allow_mis
     """Evaluate ``checkpoint`` on ``suite``'s tasks under ``data_root``; return the result lines.
 
     Lines are appended to ``out/eval_results.jsonl`` as tasks finish; tasks already there for
-    this checkpoint are skipped. Missing datasets fail before any work unless
+    this checkpoint are skipped; ``out`` is locked while it works (``harness.lock``: a second
+    evaluation there is refused). Missing datasets fail before any work unless
     ``allow_missing``. The architecture comes from ``train.json`` beside the checkpoint
     (``model``) unless ``model`` is given. Returned lines follow suite order.
     """
@@ -93,18 +96,28 @@ def evaluate(checkpoint: Path, suite: str, data_root: Path, out: Path, allow_mis
             print(f"selbench: skipping {task.key}: no data at {task.data_dir(data_root)}", file=sys.stderr)
     run = results.run_identity(checkpoint, suite, model_name, info)
     path = out / results.RESULTS_FILE
-    if results.drop_torn_tail(path):
-        print(f"selbench: dropped a half-written last line of {path}", file=sys.stderr)
-    done = results.finished_tasks(path, suite, run["checkpoint_sha256"], {t.key for t in suite_tasks})
-    todo = [t for t in present if t.key not in done]
-    if todo:
-        device = device or default_device()
-        net, tokenizer, transform = load_model(checkpoint, model_name, device)
-        ctx = Context(net, tokenizer, transform, data_root, device, batch_size, num_workers)
-        for task in todo:
-            line = results.result_line(task, EVALUATORS.get(task.evaluator)(task, ctx), run)
-            results.append_result(path, line)
-            done[task.key] = line
-            score = line["metrics"]["main_metric"]
-            print(f"{task.name}: {'-' if score is None else f'{score:.4f}'}", file=sys.stderr)
+    created = not out.exists()
+    with folder_lock(out):  # one evaluation per folder, as train and run
+        try:
+            if results.drop_torn_tail(path):
+                print(f"selbench: dropped a half-written last line of {path}", file=sys.stderr)
+            done = results.finished_tasks(path, suite, run["checkpoint_sha256"],
+                                          {t.key for t in suite_tasks})
+            todo = [t for t in present if t.key not in done]
+            if todo:
+                device = device or default_device()
+                net, tokenizer, transform = load_model(checkpoint, model_name, device)
+                ctx = Context(net, tokenizer, transform, data_root, device, batch_size, num_workers)
+                for task in todo:
+                    line = results.result_line(task, EVALUATORS.get(task.evaluator)(task, ctx), run)
+                    results.append_result(path, line)
+                    done[task.key] = line
+                    score = line["metrics"]["main_metric"]
+                    print(f"{task.name}: {'-' if score is None else f'{score:.4f}'}", file=sys.stderr)
+        except BaseException:
+            if created and not path.exists():  # nothing evaluated: leave no folder behind
+                remove_lock_file(out)
+                with contextlib.suppress(OSError):
+                    out.rmdir()
+            raise
     return [done[t.key] for t in chosen if t.key in done]

@@ -226,3 +226,26 @@ def test_fairface_evaluator(tmp_path, minimal_checkpoint):
     assert out["acc_gender_avg"] == pytest.approx(np.mean(pred["gender"] == meta[:, 1]))
     assert out["toxicity_crime_avg"] == pytest.approx(np.mean(pred["toxic"] >= 18))
     assert any(k.startswith("acc_gender_x_race:") and "_gender:" in k for k in out)
+
+
+def test_locked_folder_refused(tmp_path, tiny_evalsets, minimal_checkpoint, capsys, lock_holder):
+    """A second evaluation in a folder another process works in: one line, exit 2, folder untouched."""
+    from harness.lock import LOCK_NAME
+
+    out = tmp_path / "out"
+    with lock_holder(out) as pid:
+        assert main(["evaluate", f"checkpoint={minimal_checkpoint}", "suite=tiny",
+                     f"data_root={tiny_evalsets}", f"out={out}", "only=[count]"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "in use by another selbench process" in err and f"pid {pid}" in err
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+
+
+def test_failed_evaluation_leaves_no_folder(tmp_path, tiny_evalsets):
+    """An evaluation that fails before any result (a garbage checkpoint) removes the folder it made."""
+    ckpt = tmp_path / "garbage.pt"
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(SelbenchError, match="garbage.pt"):
+        evaluate(ckpt, "tiny", tiny_evalsets, tmp_path / "out", tasks=["count"], model="selbench-minimal")
+    assert not (tmp_path / "out").exists()
