@@ -6,6 +6,9 @@ Two conveniences are applied before Hydra sees the overrides:
 - ``strategy=NAME`` means ``strategy.name=NAME`` and ``strategy.PARAM=V`` may add keys
   (a strategy's parameters are type-checked by its own dataclass, not by the YAML);
 - ``budget=natural`` means ``budget.natural=true`` (the method's own natural size).
+
+A config group's choice (``scale=small``, ``experiment=NAME``) is a file name of that group:
+a value with ``/`` or ``..`` (``scale=../run``, another YAML) is refused.
 """
 from __future__ import annotations
 
@@ -35,6 +38,9 @@ def rewrite_overrides(overrides: Sequence[str]) -> list[str]:
             raise SelbenchError(f"argument {item!r} is not of the form key=value")
         key, value = item.split("=", 1)
         bare = key.lstrip("+~")
+        if (conf_dir() / bare).is_dir() and ("/" in value or ".." in value):
+            raise SelbenchError(f"{bare}={value}: a {bare} is the name of a file in "
+                                f"harness/conf/{bare}/ (no '/' or '..')")
         if bare == "strategy" and not key.startswith(("+", "~")):
             out.append(f"strategy.name={value}")
         elif bare.startswith("strategy.") and not key.startswith(("+", "~")) and bare != "strategy.name":

@@ -82,8 +82,11 @@ def plan(cfg) -> list[RunSpec]:
     strategy's ``strategy_params``, then the variant's own, then ``strategy_params.<variant>``;
     ``strategy_budget`` is looked up by the variant's name, then its strategy's.
     """
+    from harness.train.scales import check_scale
+
     if not cfg.strategies:
         raise SelbenchError("run: strategies is empty")
+    check_scale(to_plain(cfg.scale))  # another YAML composed as the scale is refused here
     own = {k: [budget_label(b) for b in _as_list(v)] for k, v in (cfg.strategy_budget or {}).items()}
     budgets = [budget_label(b) for b in cfg.budgets]
     for label in [*budgets, *(b for labels in own.values() for b in labels)]:
@@ -199,6 +202,9 @@ def main(cfg, words) -> int:
     out = Path(cfg.out)
     specs = plan(cfg)
     integer(cfg.workers, "workers", 1)
+    from harness.models import check_offline_model
+
+    check_offline_model(cfg.scale.model, "scale.model")  # refused before any work, not at train
     created = not out.exists()
     with folder_lock(out):  # one `selbench run` per folder
         started = time.time()

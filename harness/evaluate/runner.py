@@ -18,18 +18,17 @@ from harness.lock import folder_lock, remove_lock_file
 def load_model(checkpoint: Path, model_name: str, device: str):
     """``(model, tokenizer, transform)`` for an open_clip checkpoint of architecture ``model_name``.
 
-    selbench's model configs are registered first. The architecture is built, then the weights
+    selbench's model configs are registered first; an architecture open_clip would download
+    (``hf-hub:``, a Hugging Face text tower) is refused. The architecture is built, then the weights
     are loaded with ``open_clip.load_checkpoint(strict=True, weights_only=True)`` (torch.load
     refuses any pickled object that is not tensors/containers); weights that do not fit the
     architecture and unsafe files are one-line errors.
     """
     import open_clip
 
-    from harness.models import register_model_configs
+    from harness.models import check_offline_model
 
-    register_model_configs()
-    if model_name not in open_clip.list_models():
-        raise SelbenchError(f"unknown model architecture {model_name!r} for checkpoint {checkpoint}")
+    check_offline_model(model_name, "model")  # a known config that needs no download
     model, _, transform = _quietly(open_clip.create_model_and_transforms, model_name, device=device)
     try:
         open_clip.load_checkpoint(model, str(checkpoint), strict=True, weights_only=True)
@@ -90,6 +89,9 @@ def evaluate(checkpoint: Path, suite: str, data_root: Path, out: Path, allow_mis
     if not model_name:
         raise SelbenchError(f"no model architecture for {checkpoint}: no train.json with a "
                             "`model` beside it; pass model=NAME")
+    from harness.models import check_offline_model
+
+    check_offline_model(model_name, "model")  # before any folder is made
     present = datasets.check_present(chosen, data_root, allow_missing)
     for task in chosen:
         if task not in present:

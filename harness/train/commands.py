@@ -16,6 +16,7 @@ def main(cfg, words) -> int:
     if missing:
         raise SelbenchError(f"selbench train needs {', '.join(f'{k}=...' for k in missing)}")
     from harness.config import integer
+    from harness.train.scales import check_scale
     from harness.train.trainer import train
 
     seed = integer(c["seed"], "seed")
@@ -26,7 +27,7 @@ def main(cfg, words) -> int:
                                   "reshard_workers", "executor") if c.get(k) is not None}
     if (c.get("ray") or {}).get("address"):
         run_opts["ray_address"] = c["ray"]["address"]
-    scale_opts = scale_overrides(c["scale"])
+    scale_opts = scale_overrides(check_scale(c["scale"]))
     scale_opts.update({k: c[k] for k in ("precision", "workers") if c.get(k) is not None})
     result = train(c["pool"], c["subset"], c["scale"]["name"], c["out"], seed=seed,
                    **run_opts, **scale_opts)

@@ -64,7 +64,8 @@ def run(cmd: list[str], console_log: Path, openclip_log: Path, total_steps: int,
     Raises ``SelbenchError`` with the last log line when it fails; on KeyboardInterrupt the
     child is stopped (its checkpoints stay, so a rerun resumes) and the interrupt re-raised.
     The child gets SIGTERM when this process dies, however it dies (``lifetime``), and
-    inherits ``pass_fds`` (the run folder's lock, so that it holds the lock while it lives).
+    inherits ``pass_fds`` (the run folder's lock, so that it holds the lock while it lives)
+    and runs offline (``child_env``).
     """
     bar = _bar(total_steps, progress)
     start = time.perf_counter()
@@ -73,7 +74,7 @@ def run(cmd: list[str], console_log: Path, openclip_log: Path, total_steps: int,
     previous = _on_sigterm()
     with open(console_log, "ab") as sink:
         child = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, pass_fds=pass_fds,
-                                 preexec_fn=child_preexec(os.getpid()))
+                                 preexec_fn=child_preexec(os.getpid()), env=child_env())
         try:
             pos = 0
             while child.poll() is None:
@@ -92,6 +93,12 @@ def run(cmd: list[str], console_log: Path, openclip_log: Path, total_steps: int,
         raise SelbenchError(f"training failed (exit {child.returncode}): {_last_line(console_log)} "
                             f"(full log: {console_log})")
     return wall
+
+
+def child_env() -> dict:
+    """This process's environment with ``HF_HUB_OFFLINE=1``: the trainer never reaches the
+    Hugging Face Hub (models are built from local configs; see ``harness.models``)."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
 def _bar(total: int, progress: bool):

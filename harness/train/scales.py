@@ -15,6 +15,11 @@ SCALE_KEYS = ("name", "description", "model", "pool_size", "samples_seen", "glob
 # optional keys and their DataComp values (train.py: --accum_freq 1, --grad-checkpointing always)
 OPTIONAL_KEYS = {"accum_freq": 1, "grad_checkpointing": True}
 ORDER = ("tiny", "small", "medium", "large", "xlarge")
+# the type of every key's value (train_macs may be null: not known for a scale of selbench's own)
+KINDS = {"name": str, "description": str, "model": str, "lr_scheduler": str, "precision": str,
+         "resampled": bool, "grad_checkpointing": bool, "pool_size": int, "samples_seen": int,
+         "global_batch_size": int, "warmup": int, "epochs": int, "workers": int, "accum_freq": int,
+         "lr": float, "beta1": float, "beta2": float, "eps": float, "wd": float, "train_macs": float}
 
 
 def scale_names() -> list[str]:
@@ -35,7 +40,44 @@ def load_scale(name: str) -> dict:
     missing = [k for k in SCALE_KEYS if k not in scale]
     if missing:
         raise SelbenchError(f"{path}: missing keys {', '.join(missing)}")
+    if scale["name"] != name:
+        raise SelbenchError(f"{path}: name {scale['name']!r} does not match the file's name {name!r}")
     return {**OPTIONAL_KEYS, **scale}
+
+
+def check_scale(scale) -> dict:
+    """Return the composed ``scale`` node (a plain dict) when it has the scale schema, else raise.
+
+    The schema: every key of ``SCALE_KEYS`` (and only those and ``OPTIONAL_KEYS``), each of its
+    type in ``KINDS``, a ``name`` that is a file of ``harness/conf/scale/``, and values that
+    can train (``check_values``). Another YAML composed as a scale is refused here.
+    """
+    names = scale_names()
+    if not isinstance(scale, dict):
+        raise SelbenchError(f"scale is {type(scale).__name__}, not a scale of harness/conf/scale/ "
+                            f"({', '.join(names)})")
+    name = scale.get("name")
+    if not isinstance(name, str) or name not in names:
+        raise SelbenchError(f"scale name {name!r} is not a scale of harness/conf/scale/ "
+                            f"({', '.join(names)}): that configuration is not a scale")
+    missing = [k for k in SCALE_KEYS if k not in scale]
+    unknown = sorted(set(scale) - set(SCALE_KEYS) - set(OPTIONAL_KEYS))
+    if missing or unknown:
+        what = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
+                                     f"unknown {', '.join(unknown)}" if unknown else "") if x)
+        raise SelbenchError(f"scale {name}: not a scale ({what}; see harness/conf/scale/{name}.yaml)")
+    for key, kind in KINDS.items():
+        value = scale.get(key, OPTIONAL_KEYS.get(key))
+        if key == "train_macs" and value is None:
+            continue
+        ok = (isinstance(value, (int, float)) if kind is float else isinstance(value, kind))
+        if ok and kind is not bool and isinstance(value, bool):
+            ok = False  # true/false where a number is expected
+        if not ok:
+            words = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+            raise SelbenchError(f"scale {name}: {key}={value!r} must be {words[kind]}")
+    check_values(scale)
+    return scale
 
 
 def apply_overrides(scale: dict, overrides: dict) -> dict:

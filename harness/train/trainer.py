@@ -22,6 +22,7 @@ from pathlib import Path
 from harness.errors import SelbenchError
 from harness.io import package_versions, sha256_file, write_json_atomic
 from harness.lock import folder_lock
+from harness.models import check_offline_model
 from harness.pool.layout import Pool
 from harness.pool.rules import require_pool_rules
 from harness.pool.subset import read_subset
@@ -48,6 +49,7 @@ def train(pool_dir, subset, scale: str, out, seed: int = 0, **overrides) -> dict
     """
     run_opts = {k: overrides.pop(k) for k in RUN_KEYS if k in overrides}
     spec = apply_overrides(load_scale(scale), {k: v for k, v in overrides.items() if v is not None})
+    check_offline_model(spec["model"], "scale.model")  # nothing is downloaded (harness.models)
     subset, out = Path(subset), Path(out)
     pool = Pool.open(pool_dir)
     if len(read_subset(subset)) == 0:

@@ -138,3 +138,14 @@ def test_tiny_differs_only_in_grad_checkpointing(tmp_path):
     o = _opts(openclip_argv(load_scale("tiny"), tmp_path, 1, tmp_path, 0, 1, "cpu", "fp32", 1))
     assert "--grad-checkpointing" not in o
     assert o["--ddp-static-graph"] and o["--save-most-recent"] and o["--accum-freq"] == "1"
+
+
+def test_training_child_runs_offline(tmp_path, monkeypatch):
+    """The trainer's child process gets HF_HUB_OFFLINE=1, whatever this process's environment."""
+    import sys
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    log = tmp_path / "console.log"
+    cmd = [sys.executable, "-c", "import os; print('HF_HUB_OFFLINE=' + os.environ['HF_HUB_OFFLINE'])"]
+    launch.run(cmd, log, tmp_path / "out.log", total_steps=1, steps_per_epoch=1, progress=False)
+    assert log.read_text().strip() == "HF_HUB_OFFLINE=1"

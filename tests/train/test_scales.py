@@ -48,3 +48,43 @@ def test_ls_scales(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["scale"] for r in rows] == scale_names() == ["tiny", "small", "medium", "large", "xlarge"]
     assert rows == json.loads(json.dumps(scale_rows()))
+
+
+def test_every_scale_file_has_the_schema():
+    from harness.train.scales import check_scale
+
+    for name in scale_names():
+        assert check_scale(load_scale(name))["name"] == name
+
+
+@pytest.mark.parametrize("config", ["run", "evaluate", "train"])
+def test_another_yaml_is_not_a_scale(config):
+    """What ``scale=../run`` would compose (another YAML in the scale's place) fails the schema."""
+    from omegaconf import OmegaConf
+
+    from harness.config import conf_dir
+    from harness.train.scales import check_scale
+
+    other = OmegaConf.to_container(OmegaConf.load(conf_dir() / f"{config}.yaml"))
+    with pytest.raises(SelbenchError, match="is not a scale of harness/conf/scale/"):
+        check_scale(other)
+    with pytest.raises(SelbenchError, match="not a scale"):
+        check_scale({**other, "name": "tiny"})
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"epochs": True}, "epochs=True must be an integer"),
+    ({"lr": "fast"}, "lr='fast' must be a number"),
+    ({"resampled": 3}, "resampled=3 must be true or false"),
+    ({"model": 7}, "model=7 must be a string"),
+    ({"color": "red"}, "unknown color"),
+])
+def test_scale_schema_types(change, fragment):
+    from harness.train.scales import check_scale
+
+    with pytest.raises(SelbenchError, match=fragment):
+        check_scale({**load_scale("tiny"), **change})
+    scale = load_scale("tiny")
+    del scale["lr"]
+    with pytest.raises(SelbenchError, match="missing lr"):
+        check_scale(scale)
