@@ -1,14 +1,81 @@
-"""Atomic file output: write to a temporary name beside the target, rename when complete."""
+"""Atomic file output: write to a temporary name beside the target, rename when complete.
+
+Temporary names carry their owner, ``<pid>-<host hash>`` (``owner_tag``), so that a process
+killed with SIGKILL, which cannot clean up, leaves names a rerun recognises as its own:
+``remove_stale`` deletes those of a pid that is no longer alive on this host (or any, for a
+caller that holds the folder's lock, ``harness.lock``).
+"""
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+TMP_END = r"\.tmp(\.[A-Za-z0-9]+)?"  # what follows the random part of an atomic_path name
+
+
+def owner_tag() -> str:
+    """``<pid>-<6 hex of the host name's sha256>``: who owns a temporary name (see ``remove_stale``)."""
+    return f"{os.getpid()}-{_host_hash()}"
+
+
+def _host_hash() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def _owner_gone(pid: int, host: str) -> bool:
+    """True when ``pid`` of this host is no longer alive (a pid of another host: never)."""
+    if host != _host_hash():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by another user
+        return False
+    return False
+
+
+def remove_stale(folder: str | os.PathLike, prefix: str, end: str = TMP_END,
+                 held: bool = False) -> list[Path]:
+    """Delete the temporaries in ``folder`` named ``<prefix><owner tag>.<random><end>`` (``end``
+    a regular expression) whose owner is dead, or all of them when ``held`` (the caller holds
+    the folder's lock, so no live process writes them); return what was removed.
+
+    Only names of that exact pattern are touched; a link is removed, never followed.
+    """
+    folder = Path(folder)
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-([0-9a-f]{6})\.[A-Za-z0-9_]+" + end + r"\Z")
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = pattern.match(path.name)
+        if match is None or not (held or _owner_gone(int(match.group(1)), match.group(2))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        removed.append(path)
+    return removed
+
+
+def remove_stale_temps(target: str | os.PathLike, held: bool = False) -> list[Path]:
+    """Delete what ``atomic_path(target)`` left beside ``target`` when its writer was killed
+    (``remove_stale``: owner dead, or any when ``held``); return the removed paths."""
+    target = Path(target)
+    return remove_stale(target.parent, f".{target.name}.", TMP_END, held)
 
 
 @contextlib.contextmanager
@@ -17,10 +84,12 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
 
     On any exception the temporary file (or directory) is removed and ``target`` is left
     untouched. ``suffix`` keeps an extension that some writers insist on (e.g. ``.npy``).
+    The name is ``.<target name>.<owner tag>.<random>.tmp<suffix>`` (``remove_stale_temps``).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + suffix, dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{owner_tag()}.", suffix=".tmp" + suffix,
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 
 from harness.config import integer, to_plain
 from harness.errors import SelbenchError
-from harness.io import write_text_atomic
+from harness.io import remove_stale_temps, write_text_atomic
 from harness.lock import folder_lock, remove_lock_file
 from harness.select.budget import NATURAL, OLD_NATURAL, Budget, budget_from_label, budget_label
 
@@ -218,6 +218,8 @@ def main(cfg, words) -> int:
                 with contextlib.suppress(OSError):
                     out.rmdir()
             raise
+        for name in ("command.txt", "config.yaml"):  # a killed run's temporaries (we hold the lock)
+            remove_stale_temps(out / name, held=True)
         write_text_atomic(out / "command.txt",
                           "selbench " + " ".join(map(shlex.quote, sys.argv[1:])) + "\n")
         write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(cfg))

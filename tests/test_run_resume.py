@@ -92,3 +92,4 @@ def test_run_killed_in_every_stage_equals_uninterrupted(test_pool, tmp_path):
     differ = [k for k in a if a[k] != b[k]]
     assert not differ, f"after kills in {killed}: {differ} differ"
     assert not list((out / CELL / "train").glob(".shards.*.tmp"))
+    assert not list(out.glob(".leaderboard.staging.*"))  # the killed build's, removed by the rerun

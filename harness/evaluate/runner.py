@@ -11,6 +11,7 @@ from harness.errors import SelbenchError
 from harness.evaluate import datasets, results
 from harness.evaluate.evaluators import EVALUATORS, Context
 from harness.evaluate.tasks import load_suite, select_tasks
+from harness.io import remove_stale_temps
 from harness.lock import folder_lock, remove_lock_file
 
 
@@ -101,6 +102,7 @@ def evaluate(checkpoint: Path, suite: str, data_root: Path, out: Path, allow_mis
     created = not out.exists()
     with folder_lock(out):  # one evaluation per folder, as train and run
         try:
+            remove_stale_temps(path, held=True)  # a killed rewrite's temporary (we hold the lock)
             if results.drop_torn_tail(path):
                 print(f"selbench: dropped a half-written last line of {path}", file=sys.stderr)
             done = results.finished_tasks(path, suite, run["checkpoint_sha256"],

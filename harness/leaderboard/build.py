@@ -11,7 +11,8 @@
 - ``plots/*.png``.
 
 Everything is built in a staging directory first and renamed into place only when all of
-it is built, so a bad input leaves the previous leaderboard untouched.
+it is built, so a bad input leaves the previous leaderboard untouched. Its name carries its
+owner (``harness.io.owner_tag``): a rebuild removes the staging directories of a killed one.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from harness.io import owner_tag, remove_stale
 from harness.leaderboard import html as html_page
 from harness.leaderboard.markdown import render_markdown
 from harness.leaderboard.plots import audit_table, make_plots
@@ -52,7 +54,9 @@ def build_leaderboard(result_files: Iterable[str | Path], out: str | Path, title
     board = _board(run_frame, summary)
     title = title or f"selbench leaderboard: {board['suite']} suite, {', '.join(board['scales'])} scale"
     out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging.", dir=out.parent))
+    remove_stale(out.parent, f".{out.name}.staging.", end="")  # a killed build's (owner dead)
+    remove_stale(out, ".plots.old.", end="")
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging.{owner_tag()}.", dir=out.parent))
     try:
         made = _write_all(stage, title, board, runs, run_frame, summary, digits, plots)
         _move_into_place(stage, out)
@@ -120,7 +124,7 @@ def _move_into_place(stage: Path, out: Path) -> None:
         os.replace(stage / name, out / name)
     old = None
     if (out / "plots").exists():
-        old = Path(tempfile.mkdtemp(prefix=".plots.old.", dir=out))
+        old = Path(tempfile.mkdtemp(prefix=f".plots.old.{owner_tag()}.", dir=out))
         os.replace(out / "plots", old / "plots")
     os.replace(stage / "plots", out / "plots")
     if old is not None:

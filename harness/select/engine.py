@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
 from harness.select.outputs import check_outputs
-from harness.io import atomic_path, package_versions, sha256_file
+from harness.io import atomic_path, package_versions, remove_stale_temps, sha256_file
 from harness.pool.layout import Pool
 from harness.pool.rules import require_pool_rules
 from harness.pool.uid import sort_uid_array
@@ -324,13 +324,16 @@ def run_selection(pool_dir, strategy: str, params: Mapping | None, budget: Budge
     existing manifest without recomputing when the same selection (strategy and its
     version, resolved params, budget, seed, pool fingerprint) already finished and the
     file's sha256 matches. Files at either name that are not a previous selection need
-    ``overwrite=True``. ``executor`` is ``local`` (``workers`` processes) or ``ray``
+    ``overwrite=True``; temporaries a killed select left beside them (``harness.io``
+    names: their owner's pid is dead) are removed. ``executor`` is ``local`` (``workers`` processes) or ``ray``
     (``ray_address`` or a local Ray with ``workers`` CPUs); the bytes do not depend on either.
     """
     out = Path(out)
     if out.suffix != ".npy":
         raise SelbenchError(f"out={out}: the subset file must end in .npy")
     check_outputs(out, overwrite)
+    for target in (out, out.with_suffix(".json")):  # what a killed select left (owner dead)
+        remove_stale_temps(target)
     pool = Pool.open(pool_dir)
     runner = make_executor(workers, executor, ray_address)
     try:

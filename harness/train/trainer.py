@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from harness.errors import SelbenchError
-from harness.io import package_versions, sha256_file, write_json_atomic
+from harness.io import package_versions, remove_stale_temps, sha256_file, write_json_atomic
 from harness.lock import folder_lock
 from harness.models import check_offline_model
 from harness.pool.layout import Pool
@@ -71,6 +71,8 @@ def train(pool_dir, subset, scale: str, out, seed: int = 0, **overrides) -> dict
     created = not out.exists()
     with folder_lock(out) as lock_fd:  # one trainer per folder; the training child inherits it
         had_shards = (out / "shards").exists()
+        for name in ("run.json", "open_clip_args.json", "train.json"):  # killed writes' temporaries
+            remove_stale_temps(out / name, held=True)
         for stale in out.glob(".shards.*.tmp"):  # a reshard killed mid-way (we hold the lock)
             if stale.is_dir() and not stale.is_symlink():
                 shutil.rmtree(stale, ignore_errors=True)

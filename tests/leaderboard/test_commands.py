@@ -97,3 +97,37 @@ def test_missing_inputs(tmp_path, capsys):
     assert main(["leaderboard", f"results={tmp_path / 'empty'}", f"out={tmp_path / 'x'}"]) == 2
     assert "no eval_results.jsonl" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+KILL_MID_WRITE = """
+import os, signal, sys
+import harness.leaderboard.build as build
+from harness.cli import main
+
+def killed(stage, out):  # every file is staged, none moved into place yet: SIGKILL
+    os.kill(os.getpid(), signal.SIGKILL)
+
+build._move_into_place = killed
+main(sys.argv[1:])
+"""
+
+
+def test_leaderboard_killed_mid_write_leaves_nothing_after_a_rerun(sweep, tmp_path, capsys):
+    """A build SIGKILLed mid-write leaves its staging folder beside ``out``; the rebuild removes
+    it and leaves exactly what an uninterrupted build leaves."""
+    import subprocess
+    import sys
+
+    ref, killed_root = tmp_path / "ref", tmp_path / "killed"
+    args = [f"results={sweep}", "plots=false"]
+    assert main(["leaderboard", *args, f"out={ref}/lb"]) == 0
+    (killed_root / ".lb.staging.mine").mkdir(parents=True)  # not a selbench temporary: kept
+    done = subprocess.run([sys.executable, "-c", KILL_MID_WRITE, "leaderboard", *args,
+                           f"out={killed_root}/lb"], capture_output=True, text=True)
+    assert done.returncode == -9, done.stderr
+    staged = [p for p in killed_root.iterdir() if p.name.startswith(".lb.staging.") and p.name != ".lb.staging.mine"]
+    assert len(staged) == 1 and (staged[0] / "leaderboard.csv").is_file()
+    capsys.readouterr()
+    assert main(["leaderboard", *args, f"out={killed_root}/lb"]) == 0
+    assert sorted(p.name for p in killed_root.iterdir()) == [".lb.staging.mine", "lb"]
+    assert _snapshot(killed_root / "lb") == _snapshot(ref / "lb")

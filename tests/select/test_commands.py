@@ -136,7 +136,50 @@ def test_rerun_after_a_kill_between_the_two_renames(random_pool, tmp_path, capsy
     args = [f"pool={random_pool}", "strategy=random", "budget.count=5", f"out={out}"]
     assert run_cli(capsys, *args)[0] == 0
     reference = out.read_bytes()
-    out.with_suffix(".json").rename(tmp_path / ".sel.json.abc123.tmp")
+    from test_io import dead_pid
+
+    from harness.io import owner_tag
+
+    stale = tmp_path / f".sel.json.{dead_pid()}-{owner_tag().split('-')[1]}.abc123.tmp"
+    out.with_suffix(".json").rename(stale)
     rc, _, err = run_cli(capsys, *args)
     assert rc == 0, err
     assert out.read_bytes() == reference and out.with_suffix(".json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pool", "sel.json", "sel.npy"]  # no stale manifest
+
+
+KILL_MID_WRITE = """
+import os, signal, sys
+import harness.select.engine as engine
+from harness.cli import main
+
+def killed(path, *args, **kwargs):  # the subset is written, the manifest not yet: SIGKILL
+    os.kill(os.getpid(), signal.SIGKILL)
+
+engine.sha256_file = killed
+main(sys.argv[1:])
+"""
+
+
+def test_select_killed_mid_write_leaves_nothing_after_a_rerun(random_pool, tmp_path, capsys):
+    """A select SIGKILLed while writing leaves its temporaries; the rerun removes them and leaves
+    exactly what an uninterrupted select leaves."""
+    import subprocess
+    import sys
+
+    args = [f"pool={random_pool}", "strategy=random", "budget.count=5"]
+    ref, out = tmp_path / "ref", tmp_path / "killed"
+    ref.mkdir()
+    out.mkdir()
+    (out / "notes.tmp").write_text("mine")  # not a selbench temporary: never touched
+    assert run_cli(capsys, *args, f"out={ref}/sel.npy")[0] == 0
+    killed = subprocess.run([sys.executable, "-c", KILL_MID_WRITE, "select", "progress=false", *args,
+                             f"out={out}/sel.npy"], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    left = sorted(p.name for p in out.iterdir())
+    assert any(n.startswith(".sel.npy.") and n.endswith(".tmp.npy") for n in left), left
+    assert any(n.startswith(".sel.json.") and n.endswith(".tmp") for n in left), left
+    rc, _, err = run_cli(capsys, *args, f"out={out}/sel.npy")
+    assert rc == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.tmp", "sel.json", "sel.npy"]
+    assert (out / "sel.npy").read_bytes() == (ref / "sel.npy").read_bytes()

@@ -115,6 +115,9 @@ def test_killed_reshard_leftovers_are_removed(tmp_path, tar_pool, capsys):
     (out / ".shards.abc.tmp").write_text("")      # killed right after mkstemp
     (out / ".shards.def.tmp").mkdir()             # killed while writing tars
     (out / ".shards.def.tmp" / "00000000.tar").write_bytes(b"partial")
+    (out / ".run.json.1-abcdef.k2j3h4g5.tmp").write_text("{")  # any owner's: train holds the lock
+    (out / "notes.tmp").write_text("mine")
     with pytest.raises(Exception, match="not in pool"):
         train(tar_pool, sub, "tiny", out, progress=False)
     assert not list(out.glob(".shards.*"))
+    assert sorted(p.name for p in out.iterdir() if p.name != ".selbench.lock") == ["notes.tmp"]
