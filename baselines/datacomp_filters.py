@@ -288,12 +288,11 @@ class AssignShard:
 
 
 def finite_rows(shard, key: str) -> np.ndarray:
-    """A shard's embedding ``key`` as float32; non-finite rows are an error naming the file."""
-    arr = np.asarray(shard.embeddings[key], dtype=np.float32)
-    if not np.isfinite(arr).all():
-        row = int(np.argmin(np.isfinite(arr).all(axis=1)))
-        raise SelbenchError(f"{shard.files.npz}: {key} row {row}: non-finite embedding")
-    return arr
+    """A shard's embedding ``key`` as float32; rows breaking the pool's value rules (non-finite,
+    not unit-norm) are an error naming the file (``harness.select.embeddings``)."""
+    from harness.select.embeddings import shard_float32
+
+    return shard_float32(shard, key)
 
 
 def centroid_index(centroids: np.ndarray):

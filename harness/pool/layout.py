@@ -48,6 +48,8 @@ class ShardData:
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
     uid_column: object = field(default=None, repr=False)  # the parquet's uid column (pyarrow)
+    # embedding keys whose every row a reader checked against the pool's value rules
+    values_checked: set = field(default_factory=set, repr=False)
 
     @property
     def uid_hex(self) -> np.ndarray:

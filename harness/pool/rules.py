@@ -11,6 +11,8 @@ least one row. Each broken rule is one line naming the file and, where it applie
 
 ``PoolCheck.problems`` yields every problem (``pool validate`` lists them all);
 ``require_pool_rules`` raises ``SelbenchError`` with the first (``select`` and ``train``).
+The value rules are ``row_faults`` (``block_problem`` for one block): ``select`` applies
+them to the blocks its scorers convert instead of a second pass over those keys.
 """
 from __future__ import annotations
 
@@ -40,12 +42,15 @@ def one_line(exc: BaseException) -> str:
 class PoolCheck:
     """Applies the rules shard by shard; ``rows`` and ``embedding_dims`` are filled as it goes.
 
-    ``values``: also check embedding values (finite, unit norm). ``crc``: also verify the npz
-    members' zip checksums (a full extra read; ``pool validate`` does it).
+    ``values``: also check embedding values (finite, unit norm), except those of the keys in
+    ``checked_when_read`` (a reader applies ``block_problem`` to them as it loads them).
+    ``crc``: also verify the npz members' zip checksums (a full extra read; ``pool validate``
+    does it).
     """
 
-    def __init__(self, values: bool = True, crc: bool = False):
+    def __init__(self, values: bool = True, crc: bool = False, checked_when_read=()):
         self.values, self.crc = values, crc
+        self.checked_when_read = frozenset(checked_when_read)
         self.rows = 0
         self.embedding_dims: dict[str, int] = {}
         self._first_keys: tuple[str, ...] | None = None
@@ -123,7 +128,7 @@ class PoolCheck:
             if arr.shape[0] != rows:
                 yield f"{npz}: {key} has {arr.shape[0]} rows but {shard.parquet.name} has {rows}"
                 continue
-            if self.values:
+            if self.values and key not in self.checked_when_read:
                 yield from value_problems(arr, f"{npz}: {key}")
 
     def _key_problems(self, npz: Path, keys: list[str], arrays: dict) -> Iterator[str]:
@@ -170,21 +175,64 @@ class PoolCheck:
                f"{int(same.sum())} duplicate rows in all)")
 
 
+def nonfinite_rows(block: np.ndarray) -> np.ndarray | None:
+    """The finiteness rule on a 2-D block: a bool mask of its rows holding NaN or inf, or None
+    when every row is finite (``value_problems`` and selection's readers both apply it).
+
+    One sum per row first: a NaN or inf always propagates into it (opposite infinities give
+    NaN), so only a block with a non-finite sum is scanned element by element (a finite row
+    whose sum overflows passes that scan).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        row_sums = block.sum(axis=1)
+    if np.isfinite(row_sums).all():
+        return None
+    bad = ~np.isfinite(block).all(axis=1)
+    return bad if bad.any() else None
+
+
+def row_faults(block: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """The value rules on a float32 block of embeddings: ``(non-finite rows, finite rows whose
+    norm is not 1 within NORM_TOL, norms)``, each mask None when no row breaks its rule.
+
+    One dot product per row decides a block whose rows all pass (a NaN or inf row has no
+    norm near 1); only a failing block is scanned for non-finite values.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block))
+        off = ~(np.abs(norms - 1.0) <= NORM_TOL)
+    if not off.any():
+        return None, None, norms
+    nonfinite = nonfinite_rows(block)
+    if nonfinite is not None:
+        off &= ~nonfinite
+    return nonfinite, (off if off.any() else None), norms
+
+
+def block_problem(block: np.ndarray, where: str, first_row: int = 0) -> str | None:
+    """One line naming the first row of a float32 ``block`` (row ``first_row`` of its array)
+    that breaks the value rules (non-finite, else not unit-norm); None when all rows pass."""
+    nonfinite, off, norms = row_faults(block)
+    if nonfinite is not None:
+        return f"{where} row {first_row + int(np.argmax(nonfinite))}: non-finite values"
+    if off is not None:
+        row = int(np.argmax(off))
+        return f"{where} row {first_row + row}: norm {float(norms[row]):.4f} is not 1 within {NORM_TOL}"
+    return None
+
+
 def value_problems(arr: np.ndarray, where: str, rows: int = ROW_BLOCK) -> Iterator[str]:
     """Yield at most one line: the first row of ``arr`` that is not finite, else not unit-norm."""
     nonfinite, offnorm = [], []
     first_nf = first_norm = None
     for start in range(0, len(arr), rows):
         block = np.asarray(arr[start:start + rows], dtype=np.float32)
-        finite = np.isfinite(block).all(axis=1)
-        if not finite.all():
-            nonfinite.append(int((~finite).sum()))
-            first_nf = first_nf if first_nf is not None else start + int(np.argmin(finite))
+        bad_rows, bad, norms = row_faults(block)
+        if bad_rows is not None:
+            nonfinite.append(int(bad_rows.sum()))
+            first_nf = first_nf if first_nf is not None else start + int(np.argmax(bad_rows))
             continue
-        with np.errstate(over="ignore"):
-            norms = np.linalg.norm(block, axis=1)
-        bad = np.abs(norms - 1.0) > NORM_TOL
-        if bad.any():
+        if bad is not None:
             offnorm.append(int(bad.sum()))
             if first_norm is None:
                 row = int(np.argmax(bad))
@@ -220,17 +268,25 @@ def _stamp(pool) -> tuple:
     return tuple(out)
 
 
-def require_pool_rules(pool) -> None:
+def invalid_pool(problem: str, root) -> SelbenchError:
+    """The one-line error for a broken rule of the pool at ``root``."""
+    return SelbenchError(f"invalid pool: {problem} (`selbench pool validate pool={root}` "
+                         "lists every problem)")
+
+
+def require_pool_rules(pool, checked_when_read=()) -> None:
     """Raise ``SelbenchError`` with the first broken rule of ``pool`` (a ``Pool``).
 
-    A pool whose files are unchanged since it passed in this process is not read again (a
-    sweep selects and trains many times from one pool).
+    ``checked_when_read``: embedding keys whose values the caller checks as it reads them
+    (``harness.select.embeddings``: the arrays it converts anyway, not a second read of
+    the npz); their headers are checked here. A pool whose files are unchanged since it
+    passed in this process is not read again (a sweep selects and trains many times from
+    one pool).
     """
-    stamp = _stamp(pool)
-    if stamp in _CHECKED:
+    stamp, skip = _stamp(pool), frozenset(checked_when_read)
+    if (stamp, frozenset()) in _CHECKED or (stamp, skip) in _CHECKED:
         return
-    first = next(iter(PoolCheck(values=True).problems(pool)), None)
+    first = next(iter(PoolCheck(values=True, checked_when_read=skip).problems(pool)), None)
     if first is not None:
-        raise SelbenchError(f"invalid pool: {first} (`selbench pool validate pool={pool.root}` "
-                            "lists every problem)")
-    _CHECKED.add(stamp)
+        raise invalid_pool(first, pool.root)
+    _CHECKED.add((stamp, skip))

@@ -37,6 +37,7 @@ from harness.pool.uid import sort_uid_array
 from harness.select.base import (STRATEGIES, Scorer, SelectionContext, SetSelector, Strategy,
                                  fraction_threshold, threshold_mask, top_k_mask)
 from harness.select.budget import Budget, check_budget
+from harness.select.embeddings import check_stored_finite
 from harness.select.executors import Executor, LocalExecutor, make_executor
 from harness.schemas import read_json, stamp
 from harness.select import runs as score_runs
@@ -121,13 +122,19 @@ def check_inputs(strategy: Strategy, pool: Pool) -> None:
 
 # ----- scoring and masks -------------------------------------------------------------------
 class ScoreTask:
-    """Picklable per-shard job: a scorer's checked float32 scores for one shard."""
+    """Picklable per-shard job: a scorer's checked float32 scores for one shard.
+
+    Every embedding key read for the scorer passes the pool's value rules: as the scorer
+    converts it (``harness.select.embeddings``), else here after it scored.
+    """
 
     def __init__(self, scorer: Scorer):
         self.scorer = scorer
 
     def __call__(self, shard) -> np.ndarray:
         s = np.asarray(self.scorer.score(shard))
+        for key in set(shard.embeddings) - shard.values_checked:  # read raw by the scorer
+            check_stored_finite(shard, key)  # the pool's value rules, which select left to here
         if s.dtype != np.float64:  # float64 (a stored score column) is kept as it is compared
             s = s.astype(np.float32, copy=False)
         if s.shape != (len(shard),):
@@ -359,7 +366,9 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
     done = finished_manifest(out, identity)
     if done is not None:
         return done
-    require_pool_rules(pool)  # the rules `pool validate` and `train` apply (harness.pool.rules)
+    # the rules `pool validate` and `train` apply (harness.pool.rules); a scorer's own keys
+    # have their values checked as it converts them (ScoreTask), not in a second read
+    require_pool_rules(pool, strat.embedding_keys() if isinstance(strat, Scorer) else ())
     check_inputs(strat, pool)
     work = None
     if isinstance(strat, Scorer) and not budget.natural:

@@ -6,7 +6,8 @@ import pytest
 from pool_fixtures import make_random_pool
 from harness.errors import SelbenchError
 from harness.pool.layout import Pool
-from harness.pool.rules import PoolCheck, require_pool_rules, value_problems
+from harness.pool.rules import (PoolCheck, block_problem, nonfinite_rows, require_pool_rules,
+                                value_problems)
 from harness.pool.validate import validate_pool
 
 
@@ -73,3 +74,22 @@ def test_value_problems_hand_checked():
     assert list(value_problems(a[:2], "x")) == []
     assert list(value_problems(a[:3], "x")) == ["x row 2: norm 2.0000 is not 1 within 0.01 (1 rows in all)"]
     assert list(value_problems(a, "x", rows=2)) == ["x row 3: non-finite values (1 rows in all)"]
+
+
+def test_opposite_infinities_in_one_row_are_caught():
+    block = np.zeros((3, 4), np.float32)
+    block[1, 0], block[1, 1] = np.inf, -np.inf      # the row sum is NaN, not inf
+    assert nonfinite_rows(block).tolist() == [False, True, False]
+
+
+def test_large_finite_rows_whose_sum_overflows_pass():
+    block = np.full((2, 4), 3e38, np.float32)        # row sums overflow to inf; values are finite
+    assert nonfinite_rows(block) is None
+    assert block_problem(block, "x", 10) == "x row 10: norm inf is not 1 within 0.01"
+
+
+def test_block_problem_hand_checked():
+    a = np.array([[1, 0], [0.6, 0.8], [0, 2], [np.nan, 0]], np.float32)
+    assert block_problem(a[:2], "x") is None
+    assert block_problem(a[:3], "x", 100) == "x row 102: norm 2.0000 is not 1 within 0.01"
+    assert block_problem(a, "x", 100) == "x row 103: non-finite values"   # non-finite first

@@ -21,7 +21,9 @@ class _Shard:
 
 
 def _rows(n, d, dtype, seed=0):
-    return np.random.default_rng(seed).normal(size=(n, d)).astype(dtype)
+    """Unit-norm rows (the pool's rule) of ``dtype``."""
+    a = np.random.default_rng(seed).normal(size=(n, d))
+    return (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
@@ -45,21 +47,29 @@ def test_first_non_finite_row_is_named_with_its_shard_row(bad, dtype):
     img = _rows(20, 4, dtype)
     img[13, 2] = bad
     img[17, 0] = bad
+    img[12] *= 2                       # off-norm, but a non-finite row of its block comes first
     shard = _Shard({"a_img": img})
     for call in (lambda: list(emb.float32_blocks(shard, ["a_img"], rows=6)),
                  lambda: emb.shard_float32(shard, "a_img"),
                  lambda: emb.check_stored_finite(shard, "a_img")):
-        with pytest.raises(SelbenchError, match=r"00000003\.npz: a_img row 13: non-finite embedding"):
+        with pytest.raises(SelbenchError, match=r"invalid pool: pool/00000003\.npz: a_img row 13: "
+                                                r"non-finite values \(`selbench pool validate pool=pool`"):
             call()
 
 
-def test_opposite_infinities_in_one_row_are_caught():
-    block = np.zeros((3, 4), np.float32)
-    block[1, 0], block[1, 1] = np.inf, -np.inf      # the row sum is NaN, not inf
-    with pytest.raises(SelbenchError, match="row 1"):
-        emb.check_finite(block, "x")
+def test_rows_off_unit_norm_are_named():
+    img = _rows(20, 4, np.float32)
+    img[11] *= 1.5
+    shard = _Shard({"a_img": img})
+    with pytest.raises(SelbenchError, match=r"a_img row 11: norm 1\.5000 is not 1 within 0\.01"):
+        emb.shard_float32(shard, "a_img")
 
 
-def test_large_finite_rows_whose_sum_overflows_pass():
-    block = np.full((2, 4), 3e38, np.float32)        # row sums overflow to inf; values are finite
-    emb.check_finite(block, "x")
+def test_keys_read_to_the_end_are_recorded_as_checked():
+    shard = _Shard({"a_img": _rows(10, 4, np.float32), "a_txt": _rows(10, 4, np.float32)})
+    shard.values_checked = set()
+    blocks = emb.float32_blocks(shard, ["a_img"], rows=4)
+    next(blocks)
+    assert shard.values_checked == set()          # a reader that stops early checked only part
+    list(blocks)
+    assert shard.values_checked == {"a_img"}
