@@ -199,3 +199,45 @@ def test_audit_is_reported_from_ground_truth(tmp_path):
     assert audit["head_concepts"] == 1 and audit["tail_concepts"] == 1
     assert audit["concepts_kept"] == {"head": round(4 / 6, 6), "tail": 0.0}
     assert audit["concepts_covered"] == round(1 / 3, 6)
+
+
+def _off_norm_pool(root):
+    """A random pool whose row 3 of shard 1 (pool row 67) has l14_img of norm 2."""
+    from pool_fixtures import make_random_pool
+
+    root = make_random_pool(root)
+    npz = root / "00000001.npz"
+    with np.load(npz, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["l14_img"][3] *= 2
+    npz.unlink()
+    np.savez(npz, **arrays)
+    return root
+
+
+@pytest.mark.parametrize("strategy, params", [("clip_score", {"source": "embeddings"}),  # in its blocks
+                                              ("random", {})])                           # before reading
+def test_select_applies_the_value_rules_to_what_it_reads_and_the_rest(tmp_path, strategy, params):
+    """A scorer's keys are checked as it converts them, other keys before selection starts:
+    either way the pool's value rule refuses the off-norm row, and nothing is written."""
+    root = _off_norm_pool(tmp_path / "pool")
+    with pytest.raises(SelbenchError, match=r"invalid pool: .*00000001\.npz: l14_img row 3: norm 2\.0000"):
+        run_selection(root, strategy, params, Budget(count=5), 0, tmp_path / "s.npy", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pool"]
+
+
+def test_a_scorer_that_reads_raw_embeddings_is_still_checked(tmp_path):
+    """ScoreTask applies the value rules to any key a scorer read without the checked blocks."""
+    from harness.pool.layout import read_shard
+    from harness.select.engine import ScoreTask
+
+    class Raw(Scorer):
+        name = "raw"
+
+        def score(self, shard):
+            return np.asarray(shard.embeddings["l14_img"][:, 0], dtype=np.float32)  # finite scores
+
+    pool = Pool.open(_off_norm_pool(tmp_path / "pool"))
+    assert len(ScoreTask(Raw())(read_shard(pool.shards[0], (), ["l14_img"]))) == 64
+    with pytest.raises(SelbenchError, match=r"00000001\.npz: l14_img row 3: norm 2\.0000"):
+        ScoreTask(Raw())(read_shard(pool.shards[1], (), ["l14_img"]))
