@@ -177,7 +177,7 @@ class PoolCheck:
 
 def nonfinite_rows(block: np.ndarray) -> np.ndarray | None:
     """The finiteness rule on a 2-D block: a bool mask of its rows holding NaN or inf, or None
-    when every row is finite (``value_problems`` and selection's readers both apply it).
+    when every row is finite (part of ``row_faults``).
 
     One sum per row first: a NaN or inf always propagates into it (opposite infinities give
     NaN), so only a block with a non-finite sum is scanned element by element (a finite row
