@@ -60,6 +60,19 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0][:200] if text else ""
 
 
+def _finished_lines(path: Path, suite: str, run: dict, suite_tasks, present) -> dict | None:
+    """The result lines in ``path`` when every present task already has one, else None
+    (also when the file needs repair or is invalid: the locked path handles and reports it)."""
+    if not path.is_file() or not path.read_bytes().endswith(b"\n"):
+        return None
+    try:
+        done = results.finished_tasks(path, suite, run["checkpoint_sha256"],
+                                      {t.key for t in suite_tasks})
+    except SelbenchError:
+        return None
+    return done if all(t.key in done for t in present) else None
+
+
 def default_device() -> str:
     """``cuda`` when available, else ``cpu``."""
     import torch
@@ -74,7 +87,7 @@ def evaluate(checkpoint: Path, suite: str, data_root: Path, out: Path, allow_mis
 
     Lines are appended to ``out/eval_results.jsonl`` as tasks finish; tasks already there for
     this checkpoint are skipped; ``out`` is locked while it works (``harness.lock``: a second
-    evaluation there is refused). Missing datasets fail before any work unless
+    evaluation there is refused), and only read when every task is already done. Missing datasets fail before any work unless
     ``allow_missing``. The architecture comes from ``train.json`` beside the checkpoint
     (``model``) unless ``model`` is given. Returned lines follow suite order.
     """
@@ -99,6 +112,9 @@ def evaluate(checkpoint: Path, suite: str, data_root: Path, out: Path, allow_mis
             print(f"selbench: skipping {task.key}: no data at {task.data_dir(data_root)}", file=sys.stderr)
     run = results.run_identity(checkpoint, suite, model_name, info)
     path = out / results.RESULTS_FILE
+    finished = _finished_lines(path, suite, run, suite_tasks, present)
+    if finished is not None:  # nothing to do: the folder is only read, not locked
+        return [finished[t.key] for t in chosen if t.key in finished]
     created = not out.exists()
     with folder_lock(out):  # one evaluation per folder, as train and run
         try:
