@@ -29,7 +29,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "submit": ("harness.leaderboard.submit:main", "submit",
                "submit run=DIR name=NAME"),
     "run": ("harness.sweep:run_command", "run",
-            "run [out=DIR] [strategies=[...]] [budgets=[...]] [seeds=[...]] [cell=I] (the main job)"),
+            "run [-m] [out=DIR] [strategies=[...]] [budgets=[...]] [seeds=[...]] [cell=I] (the main job;\n"
+            "               -m: one Hydra job per cell, e.g. hydra/launcher=submitit_slurm)"),
     "plan": ("harness.sweep:plan_main", "run",
              "plan [run overrides] (the sweep's cells, for `run cell=I`)"),
     "status": ("harness.sweep:status_main", "run",
@@ -68,7 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     target, config_name, _ = COMMANDS[name]
     words = [a for a in rest if "=" not in a]
     overrides = [a for a in rest if "=" in a]
+    if name == "run" and ({"-m", "--multirun"} & set(words)):
+        # Hydra composes the config itself (sweep values, launcher groups): harness.multirun
+        target, config_name = "harness.multirun:main", None
+        words = [w for w in words if w not in ("-m", "--multirun")]
+        if words:
+            print(f"selbench: error: run takes only key=value overrides, got {' '.join(words)}",
+                  file=sys.stderr)
+            return 2
     try:
+        if config_name is None:
+            module, func = target.split(":")
+            return int(getattr(importlib.import_module(module), func)(overrides) or 0)
         from harness.config import compose
 
         cfg = compose(config_name, overrides)

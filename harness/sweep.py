@@ -98,13 +98,19 @@ def plan_main(cfg, words) -> int:
 
 def cell_main(cfg, words) -> int:
     """``selbench run cell=I``: select, train and evaluate cell ``I`` only; return 0."""
+    _check(cfg, words, "run")
+    run_cell(cfg, cfg.cell, "selbench " + " ".join(map(shlex.quote, sys.argv[1:])))
+    return 0
+
+
+def run_cell(cfg, raw, command: str) -> None:
+    """Select, train and evaluate cell ``raw`` (an index, checked) of the sweep ``cfg``;
+    ``command`` (the command line that runs it alone) goes to its ``command.txt``."""
     from harness.evaluate.datasets import check_present
     from harness.evaluate.tasks import load_suite
     from harness.run import plan, resolve_data_root, resolve_pool, run_one
 
-    _check(cfg, words, "run")
     specs = plan(cfg)
-    raw = cfg.cell
     try:
         index = int(raw)
         if isinstance(raw, bool) or str(index) != str(raw).strip():
@@ -121,12 +127,10 @@ def cell_main(cfg, words) -> int:
     check_present(load_suite(cfg.suite), data_root, bool(cfg.allow_missing))
     cell = spec.directory(out)
     cell.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(cell / "command.txt",
-                      "selbench " + " ".join(map(shlex.quote, sys.argv[1:])) + "\n")
+    write_text_atomic(cell / "command.txt", command + "\n")
     print(f"== cell {index}: {spec.label}")
     results = run_one(spec, cfg, pool, data_root, out)
     print(f"cell {index} finished: {results}")
-    return 0
 
 
 def status_main(cfg, words) -> int:

@@ -19,6 +19,7 @@ LAYERS = {
     "harness.leaderboard": 4,
     "harness.run": 5, "harness.cli": 5, "harness.listing": 5,
     "harness.sweep": 6,  # plan / run cell=I / status: commands over run and listing
+    "harness.multirun": 7,  # selbench run -m: sweep cells as Hydra multirun jobs
 }
 
 
