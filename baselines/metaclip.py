@@ -345,9 +345,7 @@ class MetaCLIP(SetSelector):
             scored = score_runs.ScoreRuns(runs, stems)
             per_shard = scored.prefix_counts(scored.cut(k))
             items = [(stem, c) for stem, c in zip(stems, per_shard) if c]
-            keep = score_runs.KeepTask(runs, kept)
-            for item in items:  # in this process, one shard at a time (as the engine does)
-                keep(item)
+            executor.map_items(score_runs.KeepTask(runs, kept), items)  # one task per shard
             files = [kept / f"{stem}.npy" for stem, _ in items]
             selected = int(sum(per_shard))
             if unbalanced:

@@ -137,16 +137,38 @@ def _is_worker(pid: int) -> bool:
     return cmd.startswith(b"ray::") or b"multiprocessing" in cmd
 
 
+def _rss_kinds_kb(pid: int) -> dict:
+    """``RssAnon`` (heap, stacks: private memory), ``RssFile`` (mapped file pages the kernel
+    can drop) and ``RssShmem`` of a process, from ``/proc/PID/status``."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("RssAnon:", "RssFile:", "RssShmem:")):
+                out[line.split(":")[0]] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
 class WorkerPeak(threading.Thread):
-    """Polls the largest ``VmHWM`` of any worker process below this one."""
+    """Polls the largest ``VmHWM`` of any worker process below this one, and this process's
+    own anonymous and file-backed resident memory (the kernel keeps no peak of those: the
+    largest of the samples, every 0.2 s)."""
 
     def __init__(self):
         super().__init__(daemon=True)
         self.peak_kb, self.stop = 0, threading.Event()
+        self.anon_kb = self.file_kb = 0
+
+    def sample_self(self) -> None:
+        kinds = _rss_kinds_kb(os.getpid())
+        self.anon_kb = max(self.anon_kb, kinds.get("RssAnon", 0))
+        self.file_kb = max(self.file_kb, kinds.get("RssFile", 0) + kinds.get("RssShmem", 0))
 
     def run(self):
         me = os.getpid()
         while not self.stop.is_set():
+            self.sample_self()
             for pid in _descendants(me):
                 if _is_worker(pid):
                     self.peak_kb = max(self.peak_kb, _vm_hwm_kb(pid))
@@ -182,6 +204,7 @@ def child_main(spec: dict) -> dict:
         ray.init(num_cpus=spec["workers"], include_dashboard=False, log_to_driver=False)
         ray_start = time.perf_counter() - t
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_anon = _rss_kinds_kb(os.getpid()).get("RssAnon", 0)
     peak = WorkerPeak()
     peak.start()
     t = time.perf_counter()
@@ -200,8 +223,11 @@ def child_main(spec: dict) -> dict:
     out["seconds"] = time.perf_counter() - t
     peak.stop.set()
     peak.join()
+    peak.sample_self()
     out.update(driver_base_mb=base / 1024,
                driver_peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               driver_anon_base_mb=base_anon / 1024, driver_anon_peak_mb=peak.anon_kb / 1024,
+               driver_file_peak_mb=peak.file_kb / 1024,
                worker_peak_mb=peak.peak_kb / 1024, ray_start_s=ray_start)
     if spec["executor"] == "ray":
         import ray
@@ -242,6 +268,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scl-batch", type=int, default=1024)
     ap.add_argument("--scl-k", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated labels to run (default all)")
+    ap.add_argument("--executors", default="local,ray", help="local, ray or both (default)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -262,40 +289,55 @@ def main(argv=None) -> int:
                 "fraction": args.fraction}
         floor = run_child({**base, "kind": "floor", "executor": "local"})
         res = {}
-        for kind in ("local", "ray"):
+        for kind in args.executors.split(","):
             out = subsets / f"{name}-{abs(hash(json.dumps(params))) % 10**6}-{kind}.npy"
             res[kind] = run_child({**base, "kind": "select", "executor": kind, "out": str(out)})
             out.unlink(missing_ok=True)
             out.with_suffix(".json").unlink(missing_ok=True)
-        rows.append((label, floor, res["local"], res["ray"]))
+        rows.append((label, floor, res.get("local"), res.get("ray")))
         print(json.dumps({"method": label, "floor": floor, **res}), flush=True)
     print(table(rows, args))
     return 0
 
 
 def table(rows, args) -> str:
-    """The Markdown table of ``rows``."""
+    """The Markdown table of ``rows`` (an executor that was not run shows ``-``)."""
     lines = [f"{args.rows:,} rows, {args.shard_rows:,} a shard, {args.workers} workers, "
              f"budget.fraction={args.fraction}",
              "",
              "| method | I/O floor s | local s (x floor) | Ray s (x floor) | Ray / local | same bytes "
-             "| driver base / peak MB (local, Ray) | worker peak MB (local, Ray) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| driver RSS base / peak MB (local, Ray) | driver anon base / peak MB (local, Ray) "
+             "| worker peak MB (local, Ray) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def both(loc, ray, fmt) -> str:
+        return ", ".join("-" if r is None else fmt(r) for r in (loc, ray))
+
+    def mem(base, peak):
+        return lambda r: f"{r[base]:.0f} / {r[peak]:.0f}"
+
     for label, floor, loc, ray in rows:
-        if any("error" in r for r in (floor, loc, ray)):
-            err = next(r["error"] for r in (floor, loc, ray) if "error" in r)
-            lines.append(f"| {label} | error: {err} |||||||")
+        if any("error" in r for r in (floor, loc, ray) if r is not None):
+            err = next(r["error"] for r in (floor, loc, ray) if r is not None and "error" in r)
+            lines.append(f"| {label} | error: {err} ||||||||")
             continue
-        f, a, b = floor["seconds"], loc["seconds"], ray["seconds"]
+        f = floor["seconds"]
+        times = ["-" if r is None else f"{r['seconds']:.1f} ({r['seconds'] / f:.2f})"
+                 for r in (loc, ray)]
+        ratio = same = "-"
+        if loc is not None and ray is not None:
+            ratio = f"{ray['seconds'] / loc['seconds']:.2f}"
+            same = "yes" if loc["sha256"] == ray["sha256"] else "NO"
         lines.append(
-            f"| {label} | {f:.1f} | {a:.1f} ({a / f:.2f}) | {b:.1f} ({b / f:.2f}) | {b / a:.2f} "
-            f"| {'yes' if loc['sha256'] == ray['sha256'] else 'NO'} "
-            f"| {loc['driver_base_mb']:.0f} / {loc['driver_peak_mb']:.0f}, "
-            f"{ray['driver_base_mb']:.0f} / {ray['driver_peak_mb']:.0f} "
-            f"| {loc['worker_peak_mb']:.0f}, {ray['worker_peak_mb']:.0f} |")
-    starts = [r[3].get("ray_start_s") for r in rows if r[3].get("ray_start_s")]
+            f"| {label} | {f:.1f} | {times[0]} | {times[1]} | {ratio} | {same} "
+            f"| {both(loc, ray, mem('driver_base_mb', 'driver_peak_mb'))} "
+            f"| {both(loc, ray, mem('driver_anon_base_mb', 'driver_anon_peak_mb'))} "
+            f"| {both(loc, ray, lambda r: format(r['worker_peak_mb'], '.0f'))} |")
+    starts = [r[3].get("ray_start_s") for r in rows if r[3] is not None and r[3].get("ray_start_s")]
+    lines += ["", "Driver RSS peak: the kernel's VmHWM (includes mapped file pages); driver anon: "
+              "RssAnon (private memory), largest of samples every 0.2 s."]
     if starts:
-        lines += ["", f"Ray start-up (not in the times above): {min(starts):.1f}-{max(starts):.1f} s. "
+        lines += [f"Ray start-up (not in the times above): {min(starts):.1f}-{max(starts):.1f} s. "
                   "Targets: Ray / local <= 1.15; driver peak flat in the pool's size."]
     return "\n".join(lines)
 

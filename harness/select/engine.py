@@ -9,9 +9,9 @@ a budget) and ``select_mask`` (either shape -> a checked mask).
 Memory: a scorer under a count, fraction or threshold budget goes through
 ``select_by_runs``: each shard's task writes its sorted (score, uid) run into a work
 folder beside the output (``<out stem>.work/``), the cut is found from those files, each
-shard writes its kept uids and the subset is merged from them (``harness.select.runs``),
-so the driver holds O(shards), a killed run resumes shard by shard, and the bytes are
-the same for every executor and worker count. Set selectors, combinators and natural
+shard's task (on the executor) writes its kept uids and the subset is merged from them
+(``harness.select.runs``), so the driver holds O(shards), a killed run resumes shard by
+shard, and the bytes are the same for every executor and worker count. Set selectors, combinators and natural
 budgets hold O(pool rows) small arrays (scores, uids, a bool mask). Embeddings are only
 ever read one shard at a time, inside the executor.
 """
@@ -218,9 +218,7 @@ def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: 
     score_runs.remove_tree(kept)
     kept.mkdir()
     items = [(stem, c) for stem, c in zip(stems, counts) if c]
-    # in this process, one shard at a time: reading a prefix of each run is lighter than
-    # starting workers for it (the runs are mapped here anyway to find the cut)
-    LocalExecutor().map_items(score_runs.KeepTask(folder, kept), items)
+    executor.map_items(score_runs.KeepTask(folder, kept), items)  # one task per shard
     return {"kept": [kept / f"{stem}.npy" for stem, _ in items], "selected": selected,
             "stats": stats}
 

@@ -108,7 +108,12 @@ def _float(ordered: int, dtype):
 
 
 class ScoreRuns:
-    """The finished runs of ``stems`` in ``folder``, memory-mapped; counts and cuts over them."""
+    """The finished runs of ``stems`` in ``folder``; counts and cuts over them.
+
+    A run's column is memory-mapped only for the count that reads it and unmapped after,
+    so the pages a bisection touches do not stay in this process's resident memory and a
+    pool of any number of shards holds one mapping at a time.
+    """
 
     def __init__(self, folder: Path, stems: Sequence[str]):
         self.folder, self.stems = Path(folder), list(stems)
@@ -117,13 +122,23 @@ class ScoreRuns:
         if len(dtypes) > 1:
             raise SelbenchError(f"{folder}: runs mix score dtypes {sorted(dtypes)}")
         self.dtype = np.dtype(dtypes.pop() if dtypes else "float32")
+        self._offsets: dict[tuple[int, str], int] = {}  # (run, column) -> data offset in its .npy
 
-        def load(stem, name):
-            return np.load(self.folder / f"{stem}.{name}.npy", mmap_mode="r", allow_pickle=False)
-
-        self.key = [load(s, "key") for s in self.stems]
-        self.hi = [load(s, "hi") for s in self.stems]
-        self.lo = [load(s, "lo") for s in self.stems]
+    def column(self, i: int, name: str) -> np.ndarray:
+        """Run ``i``'s column ``name`` (``key``, ``hi`` or ``lo``), mapped for one use."""
+        rows = int(self.summaries[i]["rows"])
+        dtype = self.dtype if name == "key" else np.dtype(np.uint64)
+        if rows == 0:
+            return np.empty(0, dtype)
+        path = self.folder / f"{self.stems[i]}.{name}.npy"
+        offset = self._offsets.get((i, name))
+        if offset is None:  # the header is read once; later uses map the data directly
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            if arr.shape != (rows,) or arr.dtype != dtype:
+                raise SelbenchError(f"{path}: {arr.dtype} {arr.shape}, expected {dtype} ({rows},)")
+            self._offsets[(i, name)] = int(arr.offset)
+            return arr
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(rows,))
 
     @property
     def rows(self) -> int:
@@ -141,7 +156,8 @@ class ScoreRuns:
 
     def count_key(self, t, side: str) -> int:
         """Rows whose key is ``< t`` (side left) or ``<= t`` (side right)."""
-        return sum(int(np.searchsorted(k, t, side)) for k in self.key)
+        return sum(int(np.searchsorted(self.column(i, "key"), t, side))
+                   for i in range(len(self.stems)))
 
     def kth_key(self, k: int):
         """The k-th smallest key (1-based): the k-th highest score, negated."""
@@ -164,38 +180,46 @@ class ScoreRuns:
         if not 1 <= k <= self.rows:
             raise SelbenchError(f"cannot keep {k} of {self.rows} rows")
         t = self.kth_key(k)
-        ranges = [(int(np.searchsorted(key, t, "left")), int(np.searchsorted(key, t, "right")))
-                  for key in self.key]
+        ranges = []
+        for i in range(len(self.stems)):
+            key = self.column(i, "key")
+            ranges.append((int(np.searchsorted(key, t, "left")), int(np.searchsorted(key, t, "right"))))
         need = k - sum(a for a, _ in ranges)
         if need == sum(b - a for a, b in ranges):
             return t, U64_MAX, U64_MAX  # every row tied at the k-th value is kept
-        h = _bisect_u64(lambda v: sum(int(np.searchsorted(self.hi[i][a:b], np.uint64(v), "right"))
-                                      for i, (a, b) in enumerate(ranges)), need)
+        tied = [(i, a, b) for i, (a, b) in enumerate(ranges) if b > a]
+        h = _bisect_u64(lambda v: sum(int(np.searchsorted(self.column(i, "hi")[a:b], np.uint64(v), "right"))
+                                      for i, a, b in tied), need)
         sub = []
-        for i, (a, b) in enumerate(ranges):
-            seg = self.hi[i][a:b]
-            sub.append((a + int(np.searchsorted(seg, np.uint64(h), "left")),
+        for i, a, b in tied:
+            seg = self.column(i, "hi")[a:b]
+            sub.append((i, a + int(np.searchsorted(seg, np.uint64(h), "left")),
                         a + int(np.searchsorted(seg, np.uint64(h), "right"))))
-        need -= sum(c - a for (a, _), (c, _) in zip(ranges, sub))
-        lo = _bisect_u64(lambda v: sum(int(np.searchsorted(self.lo[i][c:d], np.uint64(v), "right"))
-                                       for i, (c, d) in enumerate(sub)), need)
+        need -= sum(c - a for (_, a, _), (_, c, _) in zip(tied, sub))
+        lo = _bisect_u64(lambda v: sum(int(np.searchsorted(self.column(i, "lo")[c:d], np.uint64(v), "right"))
+                                       for i, c, d in sub), need)
         return t, h, lo
 
     def prefix_counts(self, cut: tuple) -> list[int]:
         """Per run, how many of its first rows are ``<=`` the cut ``(key, hi, lo)``."""
         t, h, lo = cut
         counts = []
-        for key, his, los in zip(self.key, self.hi, self.lo):
+        for i in range(len(self.stems)):
+            key = self.column(i, "key")
             a, b = int(np.searchsorted(key, t, "left")), int(np.searchsorted(key, t, "right"))
-            c = a + int(np.searchsorted(his[a:b], np.uint64(h), "left"))
-            d = a + int(np.searchsorted(his[a:b], np.uint64(h), "right"))
-            counts.append(c + int(np.searchsorted(los[c:d], np.uint64(lo), "right")))
+            if a == b:
+                counts.append(a)
+                continue
+            his = self.column(i, "hi")[a:b]
+            c = a + int(np.searchsorted(his, np.uint64(h), "left"))
+            d = a + int(np.searchsorted(his, np.uint64(h), "right"))
+            counts.append(c + int(np.searchsorted(self.column(i, "lo")[c:d], np.uint64(lo), "right")))
         return counts
 
     def threshold_counts(self, threshold: float) -> list[int]:
         """Per run, rows scoring ``>= threshold`` (compared in the scores' dtype, as numpy does)."""
         t = self._key(threshold)
-        return [int(np.searchsorted(key, t, "right")) for key in self.key]
+        return [int(np.searchsorted(self.column(i, "key"), t, "right")) for i in range(len(self.stems))]
 
 
 def _bisect_u64(count, need: int) -> int:
@@ -214,30 +238,73 @@ def _bisect_u64(count, need: int) -> int:
 def merge_sorted(paths: Sequence[Path], out: Path, block_rows: int = MERGE_ROWS) -> int:
     """Merge uid-sorted ``u8,u8`` ``.npy`` runs into one sorted ``.npy`` at ``out``; return rows.
 
-    Holds at most about ``block_rows`` rows at a time (split over the runs); the file is
-    byte-identical to ``np.save`` of the sorted concatenation.
+    Holds at most about ``block_rows`` rows at a time (split over the runs) and maps no
+    file: windows are read and blocks written with plain file I/O, so neither the runs nor
+    the output count in this process's resident memory. The file is byte-identical to
+    ``np.save`` of the sorted concatenation.
     """
-    runs = [np.load(p, mmap_mode="r", allow_pickle=False) for p in paths]
-    total = sum(len(r) for r in runs)
-    per_run = max(256, block_rows // max(1, len(runs)))
-    dest = np.lib.format.open_memmap(out, mode="w+", dtype=UID_DTYPE, shape=(total,))
-    pos, done = [0] * len(runs), 0
-    while done < total:
-        active = [i for i, r in enumerate(runs) if pos[i] < len(r)]
-        ends = {i: min(len(runs[i]), pos[i] + per_run) for i in active}
-        bound = min((int(runs[i][ends[i] - 1]["f0"]), int(runs[i][ends[i] - 1]["f1"])) for i in active)
-        pieces = []
-        for i in active:
-            window = np.asarray(runs[i][pos[i]:ends[i]])
-            take = _count_le(window, bound)
-            pieces.append(window[:take])
-            pos[i] += take
-        block = sort_uid_array(np.concatenate(pieces))
-        dest[done:done + len(block)] = block
-        done += len(block)
-    dest.flush()
-    del dest
+    runs = [_UidReader(p) for p in paths]
+    try:
+        total = sum(r.rows for r in runs)
+        per_run = max(256, block_rows // max(1, len(runs)))
+        header = {"descr": np.lib.format.dtype_to_descr(UID_DTYPE), "fortran_order": False,
+                  "shape": (total,)}
+        pos, done = [0] * len(runs), 0
+        windows: dict[int, np.ndarray] = {}  # run -> its rows from pos[i] on, read ahead
+        with open(out, "wb") as dest:
+            np.lib.format.write_array_header_1_0(dest, header)  # what np.save writes first
+            while done < total:
+                active = [i for i, r in enumerate(runs) if pos[i] < r.rows]
+                for i in active:
+                    if i not in windows or not len(windows[i]):
+                        windows[i] = runs[i].read(pos[i], per_run)
+                bound = min((int(windows[i][-1]["f0"]), int(windows[i][-1]["f1"])) for i in active)
+                pieces = []
+                for i in active:
+                    take = _count_le(windows[i], bound)
+                    pieces.append(windows[i][:take])
+                    windows[i] = windows[i][take:]
+                    pos[i] += take
+                block = sort_uid_array(np.concatenate(pieces))
+                dest.write(block.tobytes())
+                done += len(block)
+    finally:
+        for r in runs:
+            r.close()
     return total
+
+
+class _UidReader:
+    """A ``u8,u8`` ``.npy`` file read by row ranges with plain file I/O (header checked)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.file = open(self.path, "rb")
+        try:
+            major, _ = np.lib.format.read_magic(self.file)
+            read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(self.file)
+        except ValueError as exc:
+            self.file.close()
+            raise SelbenchError(f"{self.path}: not a .npy file ({exc})") from None
+        if dtype != UID_DTYPE or len(shape) != 1 or fortran:
+            self.file.close()
+            raise SelbenchError(f"{self.path}: expected a 1-D {UID_DTYPE} array, got {dtype} {shape}")
+        self.rows, self.offset = int(shape[0]), self.file.tell()
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Rows ``start`` to ``start + count`` (fewer at the end)."""
+        count = max(0, min(count, self.rows - start))
+        self.file.seek(self.offset + start * UID_DTYPE.itemsize)
+        data = self.file.read(count * UID_DTYPE.itemsize)
+        if len(data) != count * UID_DTYPE.itemsize:
+            raise SelbenchError(f"{self.path}: truncated ({self.rows} rows announced)")
+        return np.frombuffer(data, dtype=UID_DTYPE)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.file.close()
 
 
 def _count_le(window: np.ndarray, bound: tuple[int, int]) -> int:

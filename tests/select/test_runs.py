@@ -27,9 +27,15 @@ def write_shards(folder, scores, uids, sizes):
 
 def kept_by_runs(runs, cut):
     rows = []
-    for his, los, c in zip(runs.hi, runs.lo, runs.prefix_counts(cut)):
-        rows.extend(zip(his[:c].tolist(), los[:c].tolist()))
+    for i, c in enumerate(runs.prefix_counts(cut)):
+        rows.extend(zip(runs.column(i, "hi")[:c].tolist(), runs.column(i, "lo")[:c].tolist()))
     return sorted(rows)
+
+
+def mapped_files(folder):
+    """Files under ``folder`` that this process has memory-mapped now (Linux)."""
+    maps = open("/proc/self/maps").read().splitlines()
+    return {line.split()[-1] for line in maps if str(folder) in line}
 
 
 def as_pairs(uids):
@@ -68,6 +74,37 @@ def test_cut_equals_top_k_mask_for_every_k(tmp_path, dtype):
         assert runs.kth_score(k) == float(np.sort(scores.astype(np.float64))[::-1][k - 1])
     for th in (-0.3, 0.0, 0.25, 5.0):
         assert sum(runs.threshold_counts(th)) == int(threshold_mask(scores, th).sum())
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="Linux /proc")
+def test_cut_and_merge_leave_no_file_mapped(tmp_path, monkeypatch):
+    # mapped pages count in the driver's resident memory: a cut maps one column at a time
+    # and drops it, the merge reads and writes with file I/O
+    rng = np.random.default_rng(5)
+    n = 3000
+    scores = rng.normal(size=n).astype(np.float32)
+    uids = uids_from(rng.integers(0, 2**63, n).astype(np.uint64), np.arange(n, dtype=np.uint64))
+    runs = write_shards(tmp_path, scores, uids, [1000, 1000, 1000])
+    cut = runs.cut(1234)
+    counts = runs.prefix_counts(cut)
+    assert sum(counts) == 1234 and not mapped_files(tmp_path)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for i, c in enumerate(counts):
+        R.write_kept(tmp_path, runs.stems[i], c, kept)
+    assert not mapped_files(tmp_path)
+
+    seen = []
+    real_write = R.np.lib.format.write_array_header_1_0
+
+    def spy(fp, header):  # called as the merge starts writing: nothing may be mapped then or later
+        real_write(fp, header)
+        seen.append(mapped_files(tmp_path))
+
+    monkeypatch.setattr(R.np.lib.format, "write_array_header_1_0", spy)
+    R.merge_sorted(sorted(kept.glob("*.npy")), tmp_path / "subset.npy", block_rows=256)
+    assert seen == [set()] and not mapped_files(tmp_path)
+    assert as_pairs(np.load(tmp_path / "subset.npy")) == as_pairs(uids[top_k_mask(scores, uids, 1234)])
 
 
 def test_float_order_round_trip():
