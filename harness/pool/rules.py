@@ -13,19 +13,25 @@ least one row. Each broken rule is one line naming the file and, where it applie
 ``require_pool_rules`` raises ``SelbenchError`` with the first (``select`` and ``train``).
 The value rules are ``row_faults`` (``block_problem`` for one block): ``select`` applies
 them to the blocks its scorers convert instead of a second pass over those keys.
+It holds no pool-wide array: shards after the first are checked by ``ShardRules`` tasks
+(through the caller's executor, or here one after the other), each writing its uids sorted
+to a folder, and duplicates are found by merging those sorted files block by block.
 """
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
 from harness.pool.npz import read_npz
+from harness.pool.sorted_uids import UidReader, merged_blocks
 from harness.pool.uid import _HEX, arrow_uids_to_array, pair_to_uid
 
 NORM_TOL = 1e-2
@@ -274,19 +280,113 @@ def invalid_pool(problem: str, root) -> SelbenchError:
                          "lists every problem)")
 
 
-def require_pool_rules(pool, checked_when_read=()) -> None:
+def require_pool_rules(pool, checked_when_read=(), map_items: Callable | None = None,
+                       folder: Path | None = None) -> None:
     """Raise ``SelbenchError`` with the first broken rule of ``pool`` (a ``Pool``).
 
     ``checked_when_read``: embedding keys whose values the caller checks as it reads them
     (``harness.select.embeddings``: the arrays it converts anyway, not a second read of
-    the npz); their headers are checked here. A pool whose files are unchanged since it
-    passed in this process is not read again (a sweep selects and trains many times from
-    one pool).
+    the npz); their headers are checked here. ``map_items(fn, items)`` runs the per-shard
+    checks (an executor's ``map_items``; default: here, in order); ``folder`` (on a file
+    system the tasks see; default a temporary folder) holds the per-shard sorted uids while
+    the check runs and is removed after. A pool whose files are unchanged since it passed in
+    this process is not read again (a sweep selects and trains many times from one pool).
     """
     stamp, skip = _stamp(pool), frozenset(checked_when_read)
     if (stamp, frozenset()) in _CHECKED or (stamp, skip) in _CHECKED:
         return
-    first = next(iter(PoolCheck(values=True, checked_when_read=skip).problems(pool)), None)
+    first = first_problem(pool, map_items, folder, skip)
     if first is not None:
         raise invalid_pool(first, pool.root)
     _CHECKED.add((stamp, skip))
+
+
+def first_problem(pool, map_items: Callable | None = None, folder: Path | None = None,
+                  checked_when_read=()) -> str | None:
+    """The first line ``PoolCheck(values=True, checked_when_read=...).problems(pool)`` would
+    yield, or None; see ``require_pool_rules`` for the arguments."""
+    if not pool.shards:
+        return f"{pool.root}: the pool has no rows"
+    made = folder is None
+    folder = Path(tempfile.mkdtemp(prefix="selbench-rules-") if made else folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        skip = frozenset(checked_when_read)
+        head = PoolCheck(values=True, checked_when_read=skip)  # the first shard: the reference
+        problems = list(head.shard_problems(pool.shards[0]))
+        if problems:
+            return problems[0]
+        write_sorted_uids(folder, pool.shards[0].stem, head._uids[0])
+        task = ShardRules(head._first_keys, head.embedding_dims, folder, skip)
+        rest = list(pool.shards[1:])
+        results = map_items(task, rest) if map_items is not None else [task(s) for s in rest]
+        for result in results:
+            if result["problems"]:
+                return result["problems"][0]
+        duplicate = duplicate_problem(folder, pool.shards)
+        if duplicate is not None:
+            return duplicate
+        if head.rows + sum(r["rows"] for r in results) == 0:
+            return f"{pool.root}: the pool has no rows"
+        return None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class ShardRules:
+    """Picklable per-shard job of ``first_problem``: one shard's problems (``PoolCheck`` order)
+    against the first shard's embedding keys and widths; writes its uids sorted to ``folder``.
+    Returns ``{"rows", "problems"}`` (at most the first problem)."""
+
+    def __init__(self, first_keys: tuple[str, ...], dims: dict[str, int], folder: Path,
+                 checked_when_read=()):
+        self.first_keys, self.dims, self.folder = tuple(first_keys), dict(dims), Path(folder)
+        self.skip = frozenset(checked_when_read)
+
+    def __call__(self, shard) -> dict:
+        check = PoolCheck(values=True, checked_when_read=self.skip)
+        check._first_keys, check.embedding_dims = self.first_keys, dict(self.dims)
+        problems = next(iter(check.shard_problems(shard)), None)
+        if problems is None and check._uids:
+            write_sorted_uids(self.folder, shard.stem, check._uids[0])
+        return {"rows": check.rows, "problems": [] if problems is None else [problems]}
+
+
+def write_sorted_uids(folder: Path, stem: str, uids: np.ndarray) -> None:
+    """``folder/<stem>.npy``: the shard's uids sorted; ``<stem>.rows.npy``: their row numbers."""
+    order = np.lexsort((uids["f1"], uids["f0"]))  # stable: equal uids in row order
+    np.save(Path(folder) / f"{stem}.npy", uids[order], allow_pickle=False)
+    np.save(Path(folder) / f"{stem}.rows.npy", order.astype(np.int64), allow_pickle=False)
+
+
+def duplicate_problem(folder: Path, shards: Sequence) -> str | None:
+    """``PoolCheck.duplicate_problems``'s line over the sorted uid files of ``shards`` in
+    ``folder`` (merged block by block), or None."""
+    readers = [UidReader(Path(folder) / f"{s.stem}.npy") for s in shards]
+    count, smallest, last = 0, None, None
+    for block in merged_blocks(readers):
+        if last is not None:
+            block = np.concatenate([last, block])
+        same = (block["f0"][1:] == block["f0"][:-1]) & (block["f1"][1:] == block["f1"][:-1])
+        if same.any():
+            count += int(same.sum())
+            if smallest is None:
+                smallest = block[int(np.argmax(same))]
+        last = block[-1:].copy()
+    if smallest is None:
+        return None
+    hi, lo = int(smallest["f0"]), int(smallest["f1"])
+    where = []  # (shard, row) of every copy, in pool order
+    for i, s in enumerate(shards):
+        arr = np.load(Path(folder) / f"{s.stem}.npy", allow_pickle=False)
+        a, b = np.searchsorted(arr["f0"], np.uint64(hi), "left"), np.searchsorted(arr["f0"], np.uint64(hi), "right")
+        c = a + np.searchsorted(arr["f1"][a:b], np.uint64(lo), "left")
+        d = a + np.searchsorted(arr["f1"][a:b], np.uint64(lo), "right")
+        if d > c:
+            rows = np.load(Path(folder) / f"{s.stem}.rows.npy", allow_pickle=False)[c:d]
+            where += [(i, int(r)) for r in sorted(rows)]
+        if len(where) >= 2:
+            break
+    (i1, r1), (i2, r2) = where[:2]
+    return (f"duplicate uid {pair_to_uid(hi, lo)} ({shards[i2].parquet.name} row {r2}, "
+            f"also {shards[i1].parquet.name} row {r1}; {count} duplicate rows in all)")

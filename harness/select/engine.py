@@ -364,9 +364,11 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
     done = finished_manifest(out, identity)
     if done is not None:
         return done
-    # the rules `pool validate` and `train` apply (harness.pool.rules); a scorer's own keys
-    # have their values checked as it converts them (ScoreTask), not in a second read
-    require_pool_rules(pool, strat.embedding_keys() if isinstance(strat, Scorer) else ())
+    # the rules `pool validate` and `train` apply (harness.pool.rules), shard by shard on the
+    # executor (per-shard sorted uids beside the output while they are compared); a scorer's
+    # own keys have their values checked as it converts them (ScoreTask), not in a second read
+    require_pool_rules(pool, strat.embedding_keys() if isinstance(strat, Scorer) else (),
+                       executor.map_items, out.with_name(out.stem + ".rules"))
     check_inputs(strat, pool)
     work = None
     if isinstance(strat, Scorer) and not budget.natural:

@@ -29,10 +29,10 @@ import numpy as np
 
 from harness.errors import SelbenchError
 from harness.io import atomic_path, write_json_atomic
+from harness.pool.sorted_uids import MERGE_ROWS, merge_to_npy
 from harness.pool.uid import UID_DTYPE, sort_uid_array
 
 U64_MAX = (1 << 64) - 1
-MERGE_ROWS = 1 << 18  # rows held at once by a merge, over all runs together (4 MiB of uids)
 
 
 # ----- writing a run (worker side) -----------------------------------------------------------
@@ -239,80 +239,11 @@ def merge_sorted(paths: Sequence[Path], out: Path, block_rows: int = MERGE_ROWS)
     """Merge uid-sorted ``u8,u8`` ``.npy`` runs into one sorted ``.npy`` at ``out``; return rows.
 
     Holds at most about ``block_rows`` rows at a time (split over the runs) and maps no
-    file: windows are read and blocks written with plain file I/O, so neither the runs nor
-    the output count in this process's resident memory. The file is byte-identical to
-    ``np.save`` of the sorted concatenation.
+    file (``harness.pool.sorted_uids``), so neither the runs nor the output count in this
+    process's resident memory; the file is byte-identical to ``np.save`` of the sorted
+    concatenation.
     """
-    runs = [_UidReader(p) for p in paths]
-    try:
-        total = sum(r.rows for r in runs)
-        per_run = max(256, block_rows // max(1, len(runs)))
-        header = {"descr": np.lib.format.dtype_to_descr(UID_DTYPE), "fortran_order": False,
-                  "shape": (total,)}
-        pos, done = [0] * len(runs), 0
-        windows: dict[int, np.ndarray] = {}  # run -> its rows from pos[i] on, read ahead
-        with open(out, "wb") as dest:
-            np.lib.format.write_array_header_1_0(dest, header)  # what np.save writes first
-            while done < total:
-                active = [i for i, r in enumerate(runs) if pos[i] < r.rows]
-                for i in active:
-                    if i not in windows or not len(windows[i]):
-                        windows[i] = runs[i].read(pos[i], per_run)
-                bound = min((int(windows[i][-1]["f0"]), int(windows[i][-1]["f1"])) for i in active)
-                pieces = []
-                for i in active:
-                    take = _count_le(windows[i], bound)
-                    pieces.append(windows[i][:take])
-                    windows[i] = windows[i][take:]
-                    pos[i] += take
-                block = sort_uid_array(np.concatenate(pieces))
-                dest.write(block.tobytes())
-                done += len(block)
-    finally:
-        for r in runs:
-            r.close()
-    return total
-
-
-class _UidReader:
-    """A ``u8,u8`` ``.npy`` file read by row ranges with plain file I/O (header checked)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.file = open(self.path, "rb")
-        try:
-            major, _ = np.lib.format.read_magic(self.file)
-            read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                           else np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = read_header(self.file)
-        except ValueError as exc:
-            self.file.close()
-            raise SelbenchError(f"{self.path}: not a .npy file ({exc})") from None
-        if dtype != UID_DTYPE or len(shape) != 1 or fortran:
-            self.file.close()
-            raise SelbenchError(f"{self.path}: expected a 1-D {UID_DTYPE} array, got {dtype} {shape}")
-        self.rows, self.offset = int(shape[0]), self.file.tell()
-
-    def read(self, start: int, count: int) -> np.ndarray:
-        """Rows ``start`` to ``start + count`` (fewer at the end)."""
-        count = max(0, min(count, self.rows - start))
-        self.file.seek(self.offset + start * UID_DTYPE.itemsize)
-        data = self.file.read(count * UID_DTYPE.itemsize)
-        if len(data) != count * UID_DTYPE.itemsize:
-            raise SelbenchError(f"{self.path}: truncated ({self.rows} rows announced)")
-        return np.frombuffer(data, dtype=UID_DTYPE)
-
-    def close(self) -> None:
-        """Close the file."""
-        self.file.close()
-
-
-def _count_le(window: np.ndarray, bound: tuple[int, int]) -> int:
-    """Rows of a uid-sorted window that are ``<= bound``."""
-    hi, lo = np.uint64(bound[0]), np.uint64(bound[1])
-    a = int(np.searchsorted(window["f0"], hi, "left"))
-    b = int(np.searchsorted(window["f0"], hi, "right"))
-    return a + int(np.searchsorted(window["f1"][a:b], lo, "right"))
+    return merge_to_npy(paths, out, block_rows)
 
 
 def save_merged(paths: Sequence[Path], target: Path) -> int:

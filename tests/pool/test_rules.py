@@ -6,8 +6,8 @@ import pytest
 from pool_fixtures import make_random_pool
 from harness.errors import SelbenchError
 from harness.pool.layout import Pool
-from harness.pool.rules import (PoolCheck, block_problem, nonfinite_rows, require_pool_rules,
-                                value_problems)
+from harness.pool.rules import (PoolCheck, block_problem, first_problem, nonfinite_rows,
+                                require_pool_rules, value_problems)
 from harness.pool.validate import validate_pool
 
 
@@ -93,3 +93,58 @@ def test_block_problem_hand_checked():
     assert block_problem(a[:2], "x") is None
     assert block_problem(a[:3], "x", 100) == "x row 102: norm 2.0000 is not 1 within 0.01"
     assert block_problem(a, "x", 100) == "x row 103: non-finite values"   # non-finite first
+
+
+def _serial_first(root):
+    return next(iter(PoolCheck(values=True).problems(Pool.open(root))), None)
+
+
+def _break_pool(root, kind):
+    import pyarrow.parquet as pq
+
+    if kind in BREAKS:
+        npz = root / "00000001.npz"
+        with np.load(npz, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        _rewrite(npz, **BREAKS[kind](arrays))
+        return
+    t = pq.read_table(root / "00000002.parquet")
+    uids = t.column("uid").to_pylist()
+    if kind == "dup_across":  # two copies in shard 2, a third in shard 0: the earliest two named
+        uids[3] = uids[7] = pq.read_table(root / "00000000.parquet").column("uid")[5].as_py()
+    elif kind == "dup_within":
+        uids[0] = uids[6]
+    elif kind == "hex":
+        uids[2] = "g" * 32
+    pq.write_table(t.set_column(t.column_names.index("uid"), "uid", [uids]), root / "00000002.parquet")
+
+
+@pytest.mark.parametrize("kind", [*BREAKS, "dup_across", "dup_within", "hex", "none"])
+def test_sharded_check_finds_the_serial_first_problem(tmp_path, kind):
+    # first_problem checks shards as tasks and compares uids through sorted per-shard files:
+    # it must name the same first problem as PoolCheck over the whole pool in one process
+    root = make_random_pool(tmp_path / "pool", n=60, dim=8, shard_size=16)
+    if kind != "none":
+        _break_pool(root, kind)
+    want = _serial_first(root)
+    assert (want is None) == (kind == "none")
+    folder = tmp_path / "rules"
+    got = first_problem(Pool.open(root), lambda fn, items: [fn(i) for i in items], folder)
+    assert got == want
+    assert not folder.exists()  # removed after the check
+    if kind == "dup_across":
+        assert "(00000000.parquet row 5" not in got and "also 00000000.parquet row 5; 2 duplicate" in got
+
+
+def test_sharded_check_runs_in_worker_processes(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    root = make_random_pool(tmp_path / "pool", n=60, dim=8, shard_size=16)
+    _break_pool(root, "dup_across")
+
+    def map_items(fn, items):
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+            return list(ex.map(fn, items))
+
+    assert first_problem(Pool.open(root), map_items, tmp_path / "rules") == _serial_first(root)
