@@ -128,6 +128,17 @@ class ClipScore(Scorer):
             raise SelbenchError("clip_score: strategy.datacomp_fraction is DataComp's own-size rule; "
                                 "use it with budget=natural (not with a fraction, count or threshold)")
 
+    def natural_threshold(self, rows: int, kth_score) -> float:
+        """DataComp's rule as a threshold: the value at index int(N·f) of the scores sorted
+        descending (``kth_score`` is 1-based), recorded as ``datacomp_threshold``."""
+        f = self.params.datacomp_fraction
+        if f is None:
+            self.check_budget(Budget(natural=True))  # raises: no natural size without it
+        threshold = float(kth_score(min(int(rows * f), rows - 1) + 1))
+        if self.context is not None:
+            self.context.extra["datacomp_threshold"] = threshold
+        return threshold
+
     def natural_mask(self, scores: np.ndarray) -> np.ndarray:
         """DataComp's rule: ``score >= `` the value at index int(N·f) of the scores sorted descending."""
         f = self.params.datacomp_fraction

@@ -176,6 +176,16 @@ class Scorer(Strategy):
     def check_budget(self, budget: "Budget") -> None:
         """Raise ``SelbenchError`` when the parameters do not go with ``budget`` (default: all do)."""
 
+    def natural_threshold(self, rows: int, kth_score) -> float:
+        """Under ``budget=natural``, for a scorer whose own size is ``score >= T``: ``T``, found
+        from ``kth_score(k)`` (the k-th highest score of the pool's ``rows``, 1-based) so that
+        the engine cuts the per-shard score runs and no pool-wide score array is formed.
+
+        A scorer overrides either this or ``natural_mask``; the engine uses this one when it
+        is overridden (it must return a float or raise).
+        """
+        raise NotImplementedError
+
     def natural_mask(self, scores: np.ndarray) -> np.ndarray:
         """Rows kept under ``budget=natural`` (the method's own size), given all pool scores.
 

@@ -11,9 +11,11 @@ Memory: a scorer under a count, fraction or threshold budget goes through
 folder beside the output (``<out stem>.work/``), the cut is found from those files, each
 shard's task (on the executor) writes its kept uids and the subset is merged from them
 (``harness.select.runs``), so the driver holds O(shards), a killed run resumes shard by
-shard, and the bytes are the same for every executor and worker count. Set selectors, combinators and natural
-budgets hold O(pool rows) small arrays (scores, uids, a bool mask). Embeddings are only
-ever read one shard at a time, inside the executor.
+shard, and the bytes are the same for every executor and worker count; so does a scorer
+under ``budget=natural`` whose own size is a threshold (``Scorer.natural_threshold``,
+e.g. clip_score's DataComp rule). Set selectors other than distributed ones, combinators
+and other natural budgets hold O(pool rows) small arrays (scores, uids, a bool mask).
+Embeddings are only ever read one shard at a time, inside the executor.
 """
 from __future__ import annotations
 
@@ -186,7 +188,8 @@ def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: 
                    executor: Executor, progress: bool | str = False) -> dict:
     """Score every shard into ``work`` (resuming finished shards), cut by ``budget``, write kept uids.
 
-    ``budget`` is a count, fraction or threshold. ``key`` identifies the scores (strategy,
+    ``budget`` is a count, fraction or threshold, or natural for a scorer whose own size is
+    a threshold (``natural_by_runs``). ``key`` identifies the scores (strategy,
     params, seed, pool): a work folder recorded for another key is cleared first. Returns
     ``{"kept": [per-shard sorted uid files], "selected": rows, "stats": score stats}``.
     """
@@ -206,6 +209,8 @@ def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: 
     target = budget.target(n)
     if target is not None:
         counts = runs.prefix_counts(runs.cut(target))
+    elif budget.natural:  # the scorer's own threshold (natural_by_runs)
+        counts = runs.threshold_counts(scorer.natural_threshold(n, runs.kth_score))
     else:
         counts = runs.threshold_counts(budget.threshold)
     selected = int(sum(counts))
@@ -221,6 +226,12 @@ def select_by_runs(scorer: Scorer, pool: Pool, budget: Budget, work: Path, key: 
     executor.map_items(score_runs.KeepTask(folder, kept), items)  # one task per shard
     return {"kept": [kept / f"{stem}.npy" for stem, _ in items], "selected": selected,
             "stats": stats}
+
+
+def natural_by_runs(scorer: Scorer) -> bool:
+    """True when ``scorer``'s ``budget=natural`` is a threshold found from its score runs
+    (it overrides ``Scorer.natural_threshold``), so no pool-wide score array is needed."""
+    return type(scorer).natural_threshold is not Scorer.natural_threshold
 
 
 def _shard_uids(shard) -> np.ndarray:
@@ -371,7 +382,7 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
                        executor.map_items, out.with_name(out.stem + ".rules"))
     check_inputs(strat, pool)
     work = None
-    if isinstance(strat, Scorer) and not budget.natural:
+    if isinstance(strat, Scorer) and (not budget.natural or natural_by_runs(strat)):
         strat.check_budget(budget)
         work = work_folder(out)
         key = dict(identity, embedding_keys=strat.embedding_keys())

@@ -159,6 +159,28 @@ def test_datacomp_rule_keeps_int_nf_plus_one_rows_and_ties(tmp_path):
     assert kept(root, tmp_path / "e.npy") == [0, 1, 2]
 
 
+def test_datacomp_rule_cuts_the_score_runs_not_a_pool_array(tmp_path, monkeypatch):
+    # budget=natural goes through the per-shard runs (no pool-wide score array on the driver)
+    # and keeps what natural_mask keeps over all the scores
+    import harness.select.engine as engine
+
+    rng = np.random.default_rng(4)
+    s = np.round(rng.uniform(size=57), 2).tolist()  # ties
+    root = column_pool(tmp_path / "pool", s)
+    cls = strategy_class("clip_score")
+    want = cls(cls.Params(datacomp_fraction=0.3)).natural_mask(np.asarray(s, np.float32))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("score_pool called: the natural budget built a pool-wide array")
+
+    monkeypatch.setattr(engine, "score_pool", refuse)
+    m = run_selection(root, "clip_score", {"datacomp_fraction": 0.3}, Budget(natural=True), 0,
+                      tmp_path / "d.npy", progress=False)
+    assert kept(root, tmp_path / "d.npy") == np.flatnonzero(want).tolist()
+    assert m["selected"] == int(want.sum())
+    assert m["extra"]["datacomp_threshold"] == float(np.sort(np.asarray(s, np.float32))[::-1][int(57 * 0.3)])
+
+
 def test_a_float64_column_is_compared_in_float64(tmp_path):
     # two values equal in float32 but not in float64: the rule must not merge them into a tie
     a = 0.30000000000000004

@@ -44,6 +44,12 @@ def test_clip_score_same_bytes_on_every_executor(pool, tmp_path, ray_local, budg
     assert_identical(select_everywhere(pool, tmp_path, "clip_score", {"source": "embeddings"}, budget))
 
 
+def test_clip_score_datacomp_rule_same_bytes_on_every_executor(pool, tmp_path, ray_local):
+    # budget=natural with DataComp's rule: a threshold from the per-shard runs, as the budgets above
+    params = {"source": "embeddings", "datacomp_fraction": 0.3}
+    assert_identical(select_everywhere(pool, tmp_path, "clip_score", params, Budget(natural=True)))
+
+
 @pytest.mark.parametrize("budget", [Budget(count=33), Budget(fraction=0.25), Budget(natural=True)])
 def test_metaclip_same_bytes_on_every_executor(pool, tmp_path, ray_local, budget):
     params = {"metadata": str(pool / "metaclip.json")}
