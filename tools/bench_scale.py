@@ -21,6 +21,9 @@ for clip_score, normsim (p=2 and p=inf against ``--targets`` random targets), s_
   imports, before the selection) and the largest of any one worker process (polled every
   0.2 s from ``/proc`` over the driver's descendants: process-pool workers and Ray's
   ``ray::`` workers);
+- the driver's anonymous resident memory (``RssAnon`` in ``/proc/self/status``: heap and
+  stacks, not the pages of files it maps, which ``VmHWM`` also counts and the kernel can
+  drop), base and the largest of samples every 0.2 s;
 - whether both executors wrote the same subset bytes (sha256).
 
 A benchmark, not a test: nothing is asserted; the targets (Ray <= 15% over local; driver
