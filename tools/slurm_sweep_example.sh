@@ -14,6 +14,9 @@
 # OUT_DIR and the pool must be on a filesystem every node sees. Build or give the pool
 # first (pool=DIR): array tasks must not build the embedded pool concurrently.
 # Resources: one GPU per cell (selection uses --cpus-per-task processes: workers=N).
+# Alternative without this script: `selbench run -m ... hydra/launcher=submitit_slurm`
+# (Hydra's submitit launcher, pip install 'selbench[slurm]'; see the README), which waits
+# for the cells and then writes the leaderboard itself.
 set -euo pipefail
 
 OUT=${1:?output directory (shared filesystem)}
