@@ -15,6 +15,7 @@ configure the launcher. Hydra's files for each job go to ``<out>/multirun/<time>
 """
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 from typing import Sequence
@@ -124,7 +125,8 @@ def main(overrides: Sequence[str]) -> int:
     # once, here: concurrent jobs must not each build the embedded pool
     pool = resolve_pool(cfg)
     check_present(load_suite(cfg.suite), resolve_data_root(cfg, pool), bool(cfg.allow_missing))
-    saved = sys.argv
+    saved, root = sys.argv, logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     sys.argv = ["selbench run", "--multirun", *run_side, cell, *hydra_side]
     try:
         _hydra_entry()()
@@ -133,6 +135,11 @@ def main(overrides: Sequence[str]) -> int:
             raise SelbenchError(f"run -m: Hydra stopped with status {exc.code} (its message is above)") from None
     finally:
         sys.argv = saved
+        for handler in [h for h in root.handlers if h not in handlers]:  # Hydra's job logging
+            root.removeHandler(handler)
+            handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
     status_main(cfg, [])
     states = {r["cell"]: r["state"] for r in cell_rows(cfg)}
     unfinished = [i for i in cells if states[i] != "done"

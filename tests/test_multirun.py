@@ -74,3 +74,16 @@ def test_submitit_local_launcher_runs_each_cell_in_its_own_process(test_pool, tm
     assert "2 of 2 cells finished" in capsys.readouterr().out
     assert states(capsys, args) == ["done", "done"]
     assert len(list(out.glob("multirun/*/.submitit/*/*_result.pkl"))) == 2
+
+
+def test_hydra_logging_is_undone_after_the_jobs(test_pool, tmp_path, capsys):
+    # Hydra's job logging adds handlers to the root logger; a later log call in this process
+    # (a test, or selbench's own code) must not write to the jobs' streams
+    import logging
+
+    pool, _ = test_pool
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    args = [f"pool={pool}", f"out={tmp_path / 'sweep'}", "strategies=[random]", "budgets=[1000000]"]
+    assert main(["run", "-m", *args]) == 2
+    assert (list(root.handlers), root.level) == before

@@ -376,10 +376,12 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
     if done is not None:
         return done
     # the rules `pool validate` and `train` apply (harness.pool.rules), shard by shard on the
-    # executor (per-shard sorted uids beside the output while they are compared); a scorer's
-    # own keys have their values checked as it converts them (ScoreTask), not in a second read
+    # executor; per-shard sorted uids are compared in a temporary folder (TMPDIR), or beside
+    # the output when the tasks may run on other machines; a scorer's own keys have their
+    # values checked as it converts them (ScoreTask), not in a second read
+    rules = None if executor.shares_machine else out.with_name(out.stem + ".rules")
     require_pool_rules(pool, strat.embedding_keys() if isinstance(strat, Scorer) else (),
-                       executor.map_items, out.with_name(out.stem + ".rules"))
+                       executor.map_items, rules)
     check_inputs(strat, pool)
     work = None
     if isinstance(strat, Scorer) and (not budget.natural or natural_by_runs(strat)):

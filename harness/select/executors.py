@@ -40,6 +40,8 @@ class Executor(ABC):
     """Maps a per-shard function over a pool; subclasses decide where shards are computed."""
 
     workers: int = 1
+    # True when every task runs on this machine, so a temporary folder is seen by all of them
+    shares_machine: bool = True
 
     @abstractmethod
     def map_shards(self, fn: ShardFn, pool, columns: Sequence[str] = (),

@@ -33,9 +33,11 @@ class RayExecutor(Executor):
     def __init__(self, workers: int = 2, address: str | None = None):
         if workers < 1:
             raise SelbenchError(f"workers must be >= 1, got {workers}")
-        _import_ray()  # fail early when Ray is not installed
+        ray = _import_ray()  # fail early when Ray is not installed
         self.workers = int(workers)
         self.address = address or None
+        # a cluster's tasks see only shared folders (a Ray found running may be a cluster)
+        self.shares_machine = self.address is None and not ray.is_initialized()
         self.owned = False
         self.started = False
 
