@@ -59,3 +59,28 @@ def make_random_pool(root: Path, n: int = 200, dim: int = 16, shard_size: int = 
     noise = rng.normal(size=(n, dim)) * rng.uniform(0.2, 3.0, size=(n, 1))
     txt = unit_rows(img + noise)
     return write_pool(root, img, txt, shard_size=shard_size, arch=arch, dtype=dtype, seed=seed)
+
+
+def check_nonfinite_pool_refused(tmp_path: Path, executor, executor_name: str = "local") -> None:
+    """A pool with one non-finite embedding row: ``executor.map_shards`` raises the one-line
+    SelbenchError naming the shard and row, and select refuses the pool before any task starts,
+    leaving no output."""
+    from functools import partial
+
+    from harness.errors import SelbenchError
+    from harness.pool.layout import Pool
+    from harness.select.base import Budget
+    from harness.select.embeddings import shard_float32
+    from harness.select.engine import run_selection
+
+    img = np.eye(6, 3)
+    img[3:, 2] = 1.0  # unit rows
+    img[4, 0] = np.inf
+    root = write_pool(tmp_path / "pool", img, img, shard_size=3, dtype=np.float32)
+    with pytest.raises(SelbenchError, match=r"00000001\.npz: l14_img row 1: non-finite"):
+        executor.map_shards(partial(shard_float32, key="l14_img"), Pool.open(root), embedding_keys=["l14_img"])
+    out = tmp_path / "out" / "s.npy"
+    with pytest.raises(SelbenchError, match=r"invalid pool: .*00000001\.npz: l14_img row 1: non-finite"):
+        run_selection(root, "clip_score", {"source": "embeddings"}, Budget(count=2), 0, out,
+                      workers=2, progress=False, executor=executor_name)
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pool_fixtures import make_random_pool
+from pool_fixtures import check_nonfinite_pool_refused, make_random_pool
 from harness.errors import SelbenchError
 from harness.select.base import Budget
 from harness.select.engine import run_selection
@@ -75,26 +75,10 @@ def test_more_strategies_same_bytes_on_every_executor(pool, tmp_path, ray_local,
 
 
 def test_ray_errors_are_one_line(tmp_path, ray_local):
-    from functools import partial
-
-    from pool_fixtures import write_pool
-    from harness.pool.layout import Pool
-    from harness.select.embeddings import shard_float32
+    """An error raised inside a Ray task comes back as the same one-line SelbenchError."""
     from harness.select.ray_executor import RayExecutor
 
-    img = np.eye(6, 3)
-    img[3:, 2] = 1.0  # unit rows
-    img[4, 0] = np.inf
-    root = write_pool(tmp_path / "pool", img, img, shard_size=3, dtype=np.float32)
-    # an error raised inside a Ray task comes back as the same one-line SelbenchError
-    with pytest.raises(SelbenchError, match=r"00000001\.npz: l14_img row 1: non-finite"):
-        RayExecutor(2).map_shards(partial(shard_float32, key="l14_img"), Pool.open(root),
-                                  embedding_keys=["l14_img"])
-    out = tmp_path / "out" / "s.npy"  # select refuses the pool before any task starts
-    with pytest.raises(SelbenchError, match=r"invalid pool: .*00000001\.npz: l14_img row 1: non-finite"):
-        run_selection(root, "clip_score", {"source": "embeddings"}, Budget(count=2), 0, out,
-                      workers=2, progress=False, executor="ray")
-    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    check_nonfinite_pool_refused(tmp_path, RayExecutor(2), "ray")
 
 
 def test_unknown_executor_is_refused(pool, tmp_path):

@@ -5,7 +5,7 @@ Each process pool costs a few seconds of worker start-up (spawn), so two tests c
 import numpy as np
 import pytest
 
-from pool_fixtures import make_random_pool, write_pool
+from pool_fixtures import check_nonfinite_pool_refused, make_random_pool, write_pool
 from harness.errors import SelbenchError
 from harness.pool.layout import Pool
 from harness.select.base import Budget
@@ -31,22 +31,7 @@ def test_workers_give_identical_results(tmp_path):
 
 
 def test_worker_errors_come_back_as_one_line(tmp_path):
-    from functools import partial
-
-    from harness.select.embeddings import shard_float32
-
-    img = np.eye(6, 3)
-    img[3:, 2] = 1.0  # unit rows
-    img[4, 0] = np.inf
-    root = write_pool(tmp_path / "pool", img, img, shard_size=3, dtype=np.float32)
-    with pytest.raises(SelbenchError, match=r"00000001\.npz: l14_img row 1: non-finite"):
-        ProcessExecutor(2).map_shards(partial(shard_float32, key="l14_img"), Pool.open(root),
-                                      embedding_keys=["l14_img"])
-    out = tmp_path / "out" / "s.npy"  # select refuses the pool before any worker starts
-    with pytest.raises(SelbenchError, match=r"invalid pool: .*00000001\.npz: l14_img row 1: non-finite"):
-        run_selection(root, "clip_score", {"source": "embeddings"}, Budget(count=2), 0, out,
-                      workers=2, progress=False)
-    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    check_nonfinite_pool_refused(tmp_path, ProcessExecutor(2))
 
 
 def test_make_executor():
