@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import resource
 import subprocess
@@ -46,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_select import make_captions, make_vocab  # noqa: E402  (a sibling script)
+from bench_select import draw_shard, make_captions, make_vocab  # noqa: E402  (a sibling script)
 
 ARCH = "l14"
 DIM = 768
@@ -64,13 +63,7 @@ def write_pool(root: Path, rows: int, shard_rows: int, vocab: list[str], seed: i
     root.mkdir(parents=True, exist_ok=True)
     for s, start in enumerate(range(0, rows, shard_rows)):
         n = min(shard_rows, rows - start)
-        img = centres[rng.integers(0, 64, n)] + rng.normal(size=(n, DIM)).astype(np.float32)
-        img /= np.linalg.norm(img, axis=1, keepdims=True)
-        txt = img + rng.normal(size=(n, DIM)).astype(np.float32) * (
-            rng.uniform(1.0, 5.0, size=(n, 1)) / math.sqrt(DIM)).astype(np.float32)
-        txt /= np.linalg.norm(txt, axis=1, keepdims=True)
-        raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64)
-        uids = [f"{int(a):016x}{int(b):016x}" for a, b in raw]
+        img, txt, uids = draw_shard(rng, centres, n)
         sim = (img * txt).sum(1)
         frame = pd.DataFrame({
             "uid": uids, "url": [f"https://example.invalid/{u[:12]}.jpg" for u in uids],

@@ -64,6 +64,19 @@ def make_captions(n: int, vocab: list[str], rng: np.random.Generator) -> list[st
     return [" ".join(vocab[j] for j in row[:m]) + p for row, m, p in zip(ranks, lengths, punct)]
 
 
+def draw_shard(rng: np.random.Generator, centres: np.ndarray, n: int):
+    """``n`` rows around ``centres``: unit image and text embeddings (text = image plus noise of
+    a random strength) and 32-hex uids, as ``(img, txt, uids)``."""
+    dim = centres.shape[1]
+    img = centres[rng.integers(0, len(centres), n)] + rng.normal(size=(n, dim)).astype(np.float32)
+    img /= np.linalg.norm(img, axis=1, keepdims=True)
+    noise = rng.normal(size=(n, dim)).astype(np.float32)
+    txt = img + noise * (rng.uniform(1.0, 5.0, size=(n, 1)) / math.sqrt(dim)).astype(np.float32)
+    txt /= np.linalg.norm(txt, axis=1, keepdims=True)
+    raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64)
+    return img, txt, [f"{int(a):016x}{int(b):016x}" for a, b in raw]
+
+
 def write_bench_pool(root: Path, rows: int, shard_rows: int, dim: int, vocab: list[str],
                      seed: int = 0) -> None:
     """A metadata-only pool of ``rows`` rows: parquet (uid, text) + npz (fp16 l14_img/l14_txt)."""
@@ -76,13 +89,7 @@ def write_bench_pool(root: Path, rows: int, shard_rows: int, dim: int, vocab: li
     root.mkdir(parents=True, exist_ok=True)
     for s, start in enumerate(range(0, rows, shard_rows)):
         n = min(shard_rows, rows - start)
-        img = centres[rng.integers(0, 64, n)] + rng.normal(size=(n, dim)).astype(np.float32)
-        img /= np.linalg.norm(img, axis=1, keepdims=True)
-        noise = rng.normal(size=(n, dim)).astype(np.float32)
-        txt = img + noise * (rng.uniform(1.0, 5.0, size=(n, 1)) / math.sqrt(dim)).astype(np.float32)
-        txt /= np.linalg.norm(txt, axis=1, keepdims=True)
-        raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64)
-        uids = [f"{int(a):016x}{int(b):016x}" for a, b in raw]
+        img, txt, uids = draw_shard(rng, centres, n)
         write_metadata(root / f"{shard_stem(s)}.parquet",
                        pd.DataFrame({"uid": uids, "text": make_captions(n, vocab, rng)}))
         write_embeddings(root / f"{shard_stem(s)}.npz", {f"{ARCH}_img": img, f"{ARCH}_txt": txt})
