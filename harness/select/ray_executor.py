@@ -82,8 +82,7 @@ class RayExecutor(Executor):
                     bar.update(sizes[index[done[0]]])
             return ray.get(refs)
         except ray.exceptions.RayTaskError as exc:
-            for ref in pending:
-                ray.cancel(ref)
+            _stop(ray, pending)
             cause = getattr(exc, "cause", None)
             if isinstance(cause, SelbenchError):
                 raise SelbenchError(str(cause)) from None
@@ -97,6 +96,20 @@ class RayExecutor(Executor):
         if self.owned:
             _import_ray().shutdown()
         self.owned = self.started = False
+
+
+def _stop(ray, refs: list, grace_s: float = 30.0) -> None:
+    """Cancel ``refs`` and wait until none of them runs any more (forced after ``grace_s``),
+    so that no task still writes into a folder the caller removes once the error is raised."""
+    if not refs:
+        return
+    for ref in refs:
+        ray.cancel(ref)
+    _, running = ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+    for ref in running:  # ignored KeyboardInterrupt or stuck in native code: kill the worker
+        ray.cancel(ref, force=True)
+    if running:
+        ray.wait(running, num_returns=len(running), timeout=grace_s)
 
 
 def _shard_task(fn, arg):

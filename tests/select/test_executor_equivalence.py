@@ -81,6 +81,39 @@ def test_ray_errors_are_one_line(tmp_path, ray_local):
     check_nonfinite_pool_refused(tmp_path, RayExecutor(2), "ray")
 
 
+def test_ray_error_waits_for_running_tasks(tmp_path, ray_local):
+    """When one Ray task fails, the others have stopped (or finished) before the error is
+    raised: nothing is written afterwards into a folder the caller then removes."""
+    import time
+
+    from harness.select.ray_executor import RayExecutor
+
+    started, marker = tmp_path / "started.txt", tmp_path / "late.txt"
+
+    def task(item):
+        if item == 0:
+            for _ in range(300):  # fail once the other task is running
+                if started.exists():
+                    break
+                time.sleep(0.1)
+            raise SelbenchError("shard 0 is bad")
+        started.write_text("running")
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:  # like native code, deaf to Ray's interrupt
+            try:
+                time.sleep(0.05)
+            except KeyboardInterrupt:
+                pass
+        marker.write_text("written")
+        return item
+
+    with pytest.raises(SelbenchError, match="^shard 0 is bad$"):
+        RayExecutor(2).map_items(task, [0, 1])
+    seen_at_raise = marker.exists()
+    time.sleep(4.0)
+    assert marker.exists() == seen_at_raise
+
+
 def test_unknown_executor_is_refused(pool, tmp_path):
     with pytest.raises(SelbenchError, match="unknown executor 'dask'"):
         run_selection(pool, "clip_score", {}, Budget(count=3), 0, tmp_path / "x.npy",
