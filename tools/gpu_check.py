@@ -1,6 +1,6 @@
 """GPU check: DataComp small's training settings on one CUDA machine, measured in a few minutes.
 
-    .venv/bin/python tools/gpu_check.py                          # on a CUDA machine (<= 8 min)
+    .venv/bin/python tools/gpu_check.py                          # on a CUDA machine (~6 min on an H200)
     .venv/bin/python tools/gpu_check.py --device cpu --steps 2 --model selbench-minimal --batch 16
                                                                  # a CPU dry run of the logic
 
@@ -12,7 +12,9 @@ What it does, in one process tree and one run:
 2. trains ``--model`` (default ViT-B-32) through ``selbench train`` with the ``small``
    scale's settings and DataComp's flags (lr, warmup, beta2, wd, amp, grad checkpointing,
    ``--dataset-resampled``), except: one epoch of ``--steps`` optimizer steps of
-   ``--batch`` samples (default: small's global batch 4096 on this one process);
+   ``--batch`` samples (default: small's global batch 4096 on this one process) read by
+   ``--workers`` dataloader processes (each holds prefetched fp32 batches of 4096 x 3 x 224
+   x 224, about 2.5 GB each: 14 workers were killed for memory on a 128 GiB machine, 6 ran);
 3. while it trains, samples the device's memory in use (``nvidia-smi``, the whole device)
    and reads open_clip's per-step throughput from its log;
 4. measures the model's training FLOPs per sample (``torch.utils.flop_counter`` on one
@@ -144,9 +146,10 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--model", default="ViT-B-32")
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--batch", type=int, default=None, help="global batch (default: small's, 4096)")
-    ap.add_argument("--workers", type=int, default=8, help="dataloader workers")
+    ap.add_argument("--workers", type=int, default=6,
+                    help="dataloader workers (each prefetches ~2.5 GB batches at batch 4096)")
     ap.add_argument("--gpus-for-projection", type=int, default=8)
     ap.add_argument("--work", type=Path, default=Path("runs/gpu_check"))
     ap.add_argument("--keep", action="store_true", help="keep the previous training run")
