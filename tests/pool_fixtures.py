@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +86,10 @@ def check_nonfinite_pool_refused(tmp_path: Path, executor, executor_name: str = 
         run_selection(root, "clip_score", {"source": "embeddings"}, Budget(count=2), 0, out,
                       workers=2, progress=False, executor=executor_name)
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped): the owner of a killed run's files."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

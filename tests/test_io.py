@@ -1,18 +1,9 @@
 """harness.io: atomic writes, and temporaries a killed writer left, recognised by their owner."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
+from pool_fixtures import dead_pid
 from harness.io import atomic_path, owner_tag, remove_stale, remove_stale_temps
-
-
-def dead_pid() -> int:
-    """The pid of a process that has exited (and been reaped)."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
 
 
 def test_temporary_names_carry_their_owner(tmp_path):

@@ -3,8 +3,9 @@
 Order: evaluation sets first (their pixel hashes are then forbidden), the teacher's clean
 set, the pool, the teacher (trained on its set), the pool's embeddings and shards, the
 audit, the evaluation files with the teacher's embeddings and zero-shot scores, MetaCLIP
-entries, and ``pool.json``. Everything is written into ``DIR.tmp-XXXX`` and renamed to
-``DIR`` at the end; a finished pool of the same preset and seed is reused.
+entries, and ``pool.json``. Everything is written into ``.DIR.<owner>.XXXX.tmp`` beside it and
+renamed to ``DIR`` at the end (a killed build's folder is removed by the next build, once its
+owner is gone: ``harness.io.remove_stale``); a finished pool of the same preset and seed is reused.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import SelbenchError
-from harness.io import write_json_atomic
+from harness.io import owner_tag, remove_stale_temps, write_json_atomic
 from harness.pool.layout import POOL_INFO
 from harness.pool.writer import write_pool_info
 from harness.synth import evalsets as ev
@@ -45,6 +46,7 @@ def build_pool(out, preset: str = "tiny", seed: int = 0, progress: bool = True) 
     out = Path(out)
     cfg = load_preset(preset)
     stamp = _stamp(cfg)
+    remove_stale_temps(out)  # half-built pools of killed builds (their owner is gone)
     if (out / POOL_INFO).exists():
         info = json.loads((out / POOL_INFO).read_text())
         if (info.get("preset"), info.get("seed"), info.get("generator", {}).get("stamp")) == (preset, seed, stamp):
@@ -55,7 +57,7 @@ def build_pool(out, preset: str = "tiny", seed: int = 0, progress: bool = True) 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SelbenchError(f"{out}: exists and is not a finished pool; remove it or choose another out=")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{owner_tag()}.", suffix=".tmp", dir=out.parent))
     try:
         info = _build_into(tmp, cfg, preset, seed, stamp, progress)
         if out.exists():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tarfile
 
 import numpy as np
@@ -10,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from pool_fixtures import dead_pid
 from harness.errors import SelbenchError
 from harness.synth.build import build_pool
 from harness.synth.evalsets import TASKS
@@ -93,7 +95,24 @@ def test_finished_pool_is_reused_and_others_refused(test_pool, capsys):
     assert "reusing" in capsys.readouterr().out
     with pytest.raises(SelbenchError, match="holds another pool"):
         build_pool(root, preset="test", seed=1, progress=False)
-    assert not list(root.parent.glob("pool.tmp-*"))
+    assert not list(root.parent.glob(f".{root.name}.*.tmp"))
+
+
+def test_killed_builds_half_pool_is_removed_by_the_next_build(test_pool, capsys):
+    """A build killed mid-way leaves its temporary folder; the next build removes it once its
+    owner is gone, and leaves a live build's alone."""
+    from harness.io import owner_tag
+
+    root, info = test_pool
+    host = owner_tag().split("-")[1]
+    stale = root.parent / f".{root.name}.{dead_pid()}-{host}.k1ll3d_x.tmp"
+    live = root.parent / f".{root.name}.{owner_tag()}.l1ve_abc.tmp"
+    for folder in (stale, live):
+        (folder / "shards").mkdir(parents=True)
+        (folder / "shards" / "00000000.tar").write_bytes(b"half a tar")
+    assert build_pool(root, preset="test", seed=0, progress=False) == info
+    assert not stale.exists() and live.is_dir()
+    shutil.rmtree(live)
 
 
 def test_audit_matches_the_configured_rates(test_pool):
