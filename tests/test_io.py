@@ -1,7 +1,6 @@
 """harness.io: atomic writes, and temporaries a killed writer left, recognised by their owner."""
 from __future__ import annotations
 
-
 from pool_fixtures import dead_pid
 from harness.io import atomic_path, owner_tag, remove_stale, remove_stale_temps
 
