@@ -44,9 +44,14 @@ def _batches(task, ctx: Context, ds, captions: bool = False):
                                  ctx.num_workers, captions)
 
 
-def zero_shot_logits(task, ctx: Context, with_classes: bool = False):
-    """Zero-shot classification logits (N, C) and labels (N,) via clip_benchmark (and the
-    class names, with ``with_classes``)."""
+def zero_shot_logits(task, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-shot classification logits (N, C) and labels (N,) via clip_benchmark."""
+    logits, target, _ = zero_shot_run(task, ctx)
+    return logits, target
+
+
+def zero_shot_run(task, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``zero_shot_logits``'s logits and labels, and the task's class names in label order."""
     from clip_benchmark.metrics import zeroshot_classification as zsc
 
     ds = datasets.build(task, ctx.data_root, ctx.transform)
@@ -59,9 +64,7 @@ def zero_shot_logits(task, ctx: Context, with_classes: bool = False):
                                             ctx.device, amp=False)
     if len(target) == 0:
         raise SelbenchError(f"{task.data_dir(ctx.data_root)}: empty test split")
-    if with_classes:
-        return logits.numpy(), target.numpy(), list(ds.classes)
-    return logits.numpy(), target.numpy()
+    return logits.numpy(), target.numpy(), list(ds.classes)
 
 
 def _metadata(task, ctx: Context, target: np.ndarray) -> np.ndarray:
@@ -76,7 +79,7 @@ def _metadata(task, ctx: Context, target: np.ndarray) -> np.ndarray:
 def classification(task, ctx: Context) -> dict:
     """acc1, acc5, mean_per_class_recall; with a ``class_frequency.json`` beside the task
     (the embedded pool writes one for its object tasks), the accuracy per frequency group."""
-    logits, target, classes = zero_shot_logits(task, ctx, with_classes=True)
+    logits, target, classes = zero_shot_run(task, ctx)
     out = metrics.classification_metrics(logits, target)
     groups = datasets.read_class_frequency(task.data_dir(ctx.data_root), classes)
     if groups is not None:
