@@ -19,6 +19,7 @@ Embeddings are only ever read one shard at a time, inside the executor.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -33,6 +34,7 @@ import pyarrow.parquet as pq
 from harness.errors import SelbenchError
 from harness.select.outputs import check_outputs
 from harness.io import atomic_path, package_versions, remove_stale_temps, sha256_file
+from harness.lock import output_lock
 from harness.pool.layout import Pool
 from harness.pool.rules import require_pool_rules
 from harness.pool.uid import sort_uid_array
@@ -380,9 +382,32 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
     # the output when the tasks may run on other machines; a scorer's own keys have their
     # values checked as it converts them (ScoreTask), not in a second read
     rules = None if executor.shares_machine else out.with_name(out.stem + ".rules")
-    require_pool_rules(pool, strat.embedding_keys() if isinstance(strat, Scorer) else (),
-                       executor.map_items, rules)
-    check_inputs(strat, pool)
+    with contextlib.ExitStack() as held:  # one process per output (harness.lock.output_lock)
+        if rules is not None:  # the rules' files go beside the output: hold it from here
+            held.enter_context(output_lock(out))
+        require_pool_rules(pool, strat.embedding_keys() if isinstance(strat, Scorer) else (),
+                           executor.map_items, rules)
+        check_inputs(strat, pool)
+        if rules is None:  # the first file beside the output is written from here on
+            held.enter_context(output_lock(out))
+        work, selected, write = _select(strat, pool, budget, seed, identity, out, executor, context)
+        manifest = dict(identity, shape=strat.shape, embedding=_arch_used(strat),
+                        embedding_keys=strat.embedding_keys(),
+                        pool={"path": str(pool.root.resolve()), "name": pool.name, "rows": n},
+                        selected=selected, extra=jsonable(context.extra),
+                        versions=package_versions())
+        _write_outputs(out, write, manifest, start, pool)
+        if work is not None:
+            score_runs.remove_tree(work)
+    return read_json("subset manifest", out.with_suffix(".json"))
+
+
+def _select(strat: Strategy, pool: Pool, budget: Budget, seed: int, identity: dict, out: Path,
+            executor: Executor, context: SelectionContext):
+    """Run ``strat`` under ``budget``; return ``(work folder or None, rows selected, write)``,
+    ``write(tmp)`` writing the sorted subset ``.npy`` to ``tmp``. Scorers and distributed set
+    selectors keep per-shard files in the work folder beside ``out``; the others select in memory."""
+    n = pool.num_rows
     work = None
     if isinstance(strat, Scorer) and (not budget.natural or natural_by_runs(strat)):
         strat.check_budget(budget)
@@ -436,15 +461,7 @@ def _run_selection(pool: Pool, strategy: str, params: Mapping | None, budget: Bu
 
         def write(tmp: Path) -> None:
             np.save(tmp, sort_uid_array(uids[mask]), allow_pickle=False)
-    manifest = dict(identity, shape=strat.shape, embedding=_arch_used(strat),
-                    embedding_keys=strat.embedding_keys(),
-                    pool={"path": str(pool.root.resolve()), "name": pool.name, "rows": n},
-                    selected=selected, extra=jsonable(context.extra),
-                    versions=package_versions())
-    _write_outputs(out, write, manifest, start, pool)
-    if work is not None:
-        score_runs.remove_tree(work)
-    return read_json("subset manifest", out.with_suffix(".json"))
+    return work, selected, write
 
 
 def _identity(strat: Strategy, budget: Budget, seed: int, pool: Pool) -> dict:
