@@ -30,9 +30,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
+from harness.io import owner_tag, remove_stale
 from harness.pool.npz import read_npz
 from harness.pool.sorted_uids import UidReader, merged_blocks
 from harness.pool.uid import _HEX, arrow_uids_to_array, pair_to_uid
+
+RULES_TMP_PREFIX = "selbench-rules-"  # + owner tag: the per-shard uid files of one check
 
 NORM_TOL = 1e-2
 EMBEDDING_DTYPES = (np.dtype(np.float16), np.dtype(np.float32))
@@ -308,7 +311,10 @@ def first_problem(pool, map_items: Callable | None = None, folder: Path | None =
     if not pool.shards:
         return f"{pool.root}: the pool has no rows"
     made = folder is None
-    folder = Path(tempfile.mkdtemp(prefix="selbench-rules-") if made else folder)
+    if made:  # named by its owner: a killed check's folder goes with the next check
+        remove_stale(tempfile.gettempdir(), RULES_TMP_PREFIX, end="")
+        folder = Path(tempfile.mkdtemp(prefix=f"{RULES_TMP_PREFIX}{owner_tag()}."))
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         skip = frozenset(checked_when_read)

@@ -148,3 +148,26 @@ def test_sharded_check_runs_in_worker_processes(tmp_path):
             return list(ex.map(fn, items))
 
     assert first_problem(Pool.open(root), map_items, tmp_path / "rules") == _serial_first(root)
+
+
+def test_check_folder_in_tmp_is_removed_and_a_killed_checks_folder_goes_next_time(tmp_path, monkeypatch):
+    """Without a folder the check's uid files go to a temporary folder named by its owner;
+    it is removed after, and one a killed check left (owner gone) is removed by the next check."""
+    import tempfile
+
+    from pool_fixtures import dead_pid
+    from harness.io import owner_tag
+    from harness.pool.rules import RULES_TMP_PREFIX
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    host = owner_tag().split("-")[1]
+    stale = tmp_path / "tmp" / f"{RULES_TMP_PREFIX}{dead_pid()}-{host}.k1lled_1"
+    live = tmp_path / "tmp" / f"{RULES_TMP_PREFIX}{owner_tag()}.running"
+    other = tmp_path / "tmp" / "selbench-rules-not-ours"
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "00000000.npy").write_bytes(b"uids")
+    root = make_random_pool(tmp_path / "pool", n=60, shard_size=20)
+    assert first_problem(Pool.open(root)) is None
+    assert sorted(p.name for p in (tmp_path / "tmp").iterdir()) == sorted([live.name, other.name])
