@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from harness.errors import SelbenchError
 from harness.io import owner_tag, remove_stale
 from harness.pool.npz import read_npz
-from harness.pool.sorted_uids import UidReader, merged_blocks
+from harness.pool.sorted_uids import merged_blocks, staged_readers
 from harness.pool.uid import _HEX, arrow_uids_to_array, pair_to_uid
 
 RULES_TMP_PREFIX = "selbench-rules-"  # + owner tag: the per-shard uid files of one check
@@ -368,7 +368,7 @@ def write_sorted_uids(folder: Path, stem: str, uids: np.ndarray) -> None:
 def duplicate_problem(folder: Path, shards: Sequence) -> str | None:
     """``PoolCheck.duplicate_problems``'s line over the sorted uid files of ``shards`` in
     ``folder`` (merged block by block), or None."""
-    readers = [UidReader(Path(folder) / f"{s.stem}.npy") for s in shards]
+    readers = staged_readers([Path(folder) / f"{s.stem}.npy" for s in shards], Path(folder) / "stage")
     count, smallest, last = 0, None, None
     for block in merged_blocks(readers):
         if last is not None:

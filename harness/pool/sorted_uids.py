@@ -7,6 +7,7 @@ never memory-mapped, so what was read leaves this process's resident memory with
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -16,6 +17,7 @@ from harness.errors import SelbenchError
 from harness.pool.uid import UID_DTYPE, sort_uid_array
 
 MERGE_ROWS = 1 << 18  # rows held at once by a merge, over all runs together (4 MiB of uids)
+MERGE_FAN_IN = 4096  # runs merged at once; more are first merged in groups (``staged_readers``)
 
 
 class UidReader:
@@ -81,10 +83,43 @@ def _count_le(window: np.ndarray, bound: tuple[int, int]) -> int:
     return a + int(np.searchsorted(window["f1"][a:b], lo, "right"))
 
 
-def merge_to_npy(paths: Sequence[Path], out: Path, block_rows: int = MERGE_ROWS) -> int:
+def staged_readers(paths: Sequence[Path], stage: Path | None, block_rows: int = MERGE_ROWS,
+                   fan_in: int | None = None) -> list[UidReader]:
+    """Readers over the uid-sorted runs ``paths``, at most ``fan_in`` (default ``MERGE_FAN_IN``)
+    of them: with more runs, each group of ``fan_in`` is first merged into one run under
+    ``stage/level<k>/`` (level by level; a level is removed once the next is written), so a
+    merge holds ``fan_in`` windows whatever the number of shards. Rows are kept, equal uids
+    included; ``stage`` is needed only when there are more than ``fan_in`` runs."""
+    fan_in = int(fan_in or MERGE_FAN_IN)
+    if fan_in < 2:
+        raise SelbenchError(f"a merge's fan-in must be >= 2, got {fan_in}")
+    paths, level = [Path(p) for p in paths], 0
+    while len(paths) > fan_in:
+        if stage is None:
+            raise SelbenchError(f"merging {len(paths)} runs (more than {fan_in} at once) needs a "
+                                "staging folder")
+        folder = Path(stage) / f"level{level}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        groups = [paths[i:i + fan_in] for i in range(0, len(paths), fan_in)]
+        paths = [folder / f"{g:08d}.npy" for g in range(len(groups))]
+        for group, target in zip(groups, paths):
+            _write_merged([UidReader(p) for p in group], target, block_rows)
+        if level:
+            shutil.rmtree(Path(stage) / f"level{level - 1}", ignore_errors=True)
+        level += 1
+    return [UidReader(p) for p in paths]
+
+
+def merge_to_npy(paths: Sequence[Path], out: Path, block_rows: int = MERGE_ROWS,
+                 stage: Path | None = None, fan_in: int | None = None) -> int:
     """Merge uid-sorted runs into one sorted ``.npy`` at ``out``, byte-identical to ``np.save``
-    of the sorted concatenation; return its rows. Maps no file (see the module docstring)."""
-    readers = [UidReader(p) for p in paths]
+    of the sorted concatenation; return its rows. Maps no file (see the module docstring).
+    More than ``fan_in`` runs are merged through ``stage`` (``staged_readers``)."""
+    return _write_merged(staged_readers(paths, stage, block_rows, fan_in), out, block_rows)
+
+
+def _write_merged(readers: Sequence[UidReader], out: Path, block_rows: int) -> int:
     total = sum(r.rows for r in readers)
     header = {"descr": np.lib.format.dtype_to_descr(UID_DTYPE), "fortran_order": False,
               "shape": (total,)}

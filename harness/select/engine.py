@@ -429,7 +429,7 @@ def _select(strat: Strategy, pool: Pool, budget: Budget, seed: int, identity: di
         selected = found["selected"]
 
         def write(tmp: Path) -> None:
-            score_runs.merge_sorted(found["kept"], tmp)
+            score_runs.merge_sorted(found["kept"], tmp, stage=work / "merge")
     elif isinstance(strat, SetSelector) and strat.distributed:
         work = work_folder(out)
         key = dict(identity, **strat.work_key(pool))
@@ -452,7 +452,7 @@ def _select(strat: Strategy, pool: Pool, budget: Budget, seed: int, identity: di
             raise SelbenchError(f"{strat.name} kept no row under budget {budget.describe()}")
 
         def write(tmp: Path) -> None:
-            score_runs.merge_sorted(found["kept"], tmp)
+            score_runs.merge_sorted(found["kept"], tmp, stage=work / "merge")
     else:
         uids = pool_uids(pool)
         rng = np.random.Generator(np.random.PCG64(int(seed)))

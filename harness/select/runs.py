@@ -235,22 +235,16 @@ def _bisect_u64(count, need: int) -> int:
 
 
 # ----- the merge (driver side, bounded memory) --------------------------------------------
-def merge_sorted(paths: Sequence[Path], out: Path, block_rows: int = MERGE_ROWS) -> int:
+def merge_sorted(paths: Sequence[Path], out: Path, block_rows: int = MERGE_ROWS,
+                 stage: Path | None = None) -> int:
     """Merge uid-sorted ``u8,u8`` ``.npy`` runs into one sorted ``.npy`` at ``out``; return rows.
 
     Holds at most about ``block_rows`` rows at a time (split over the runs) and maps no
     file (``harness.pool.sorted_uids``), so neither the runs nor the output count in this
     process's resident memory; the file is byte-identical to ``np.save`` of the sorted
-    concatenation.
+    concatenation. Over ``MERGE_FAN_IN`` runs are merged in groups into runs under ``stage`` first.
     """
-    return merge_to_npy(paths, out, block_rows)
-
-
-def save_merged(paths: Sequence[Path], target: Path) -> int:
-    """``merge_sorted`` into ``target`` written atomically; return its rows."""
-    with atomic_path(target, suffix=".npy") as tmp:
-        rows = merge_sorted(paths, tmp)
-    return rows
+    return merge_to_npy(paths, out, block_rows, stage)
 
 
 def remove_tree(folder: Path) -> None:

@@ -136,6 +136,20 @@ def test_sharded_check_finds_the_serial_first_problem(tmp_path, kind):
         assert "(00000000.parquet row 5" not in got and "also 00000000.parquet row 5; 2 duplicate" in got
 
 
+@pytest.mark.parametrize("kind", ["dup_across", "dup_within", "none"])
+def test_duplicate_check_over_more_shards_than_a_merge_reads_at_once(tmp_path, monkeypatch, kind):
+    """Over MERGE_FAN_IN shards, the per-shard uid files are merged in staged groups first:
+    the same first problem (duplicate count included) as the serial check."""
+    from harness.pool import sorted_uids
+
+    monkeypatch.setattr(sorted_uids, "MERGE_FAN_IN", 2)
+    root = make_random_pool(tmp_path / "pool", n=60, dim=8, shard_size=8)  # 8 shards
+    if kind != "none":
+        _break_pool(root, kind)
+    assert first_problem(Pool.open(root), None, tmp_path / "rules") == _serial_first(root)
+    assert not (tmp_path / "rules").exists()
+
+
 def test_sharded_check_runs_in_worker_processes(tmp_path):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from harness.errors import SelbenchError
-from harness.pool.sorted_uids import UidReader, merge_to_npy, merged_blocks
+from harness.pool.sorted_uids import UidReader, merge_to_npy, merged_blocks, staged_readers
 from harness.pool.uid import UID_DTYPE, sort_uid_array
 
 
@@ -34,6 +34,29 @@ def test_merge_to_npy_writes_np_save_bytes(tmp_path):
     merge_to_npy(paths, tmp_path / "m.npy", block_rows=64)
     np.save(tmp_path / "w.npy", want)
     assert (tmp_path / "m.npy").read_bytes() == (tmp_path / "w.npy").read_bytes()
+
+
+@pytest.mark.parametrize("fan_in", [2, 3, 4])
+def test_more_runs_than_the_fan_in_merge_through_staged_levels(tmp_path, fan_in):
+    """11 runs at fan-in 2, 3 or 4 (three, two or one staged levels): the same bytes as np.save,
+    equal uids kept, and only the last level left in the staging folder."""
+    paths, want = runs(tmp_path, [40, 0, 7, 300, 1, 55, 90, 3, 0, 120, 64], high=50)
+    merge_to_npy(paths, tmp_path / "m.npy", block_rows=32, stage=tmp_path / "stage", fan_in=fan_in)
+    np.save(tmp_path / "w.npy", want)
+    assert (tmp_path / "m.npy").read_bytes() == (tmp_path / "w.npy").read_bytes()
+    levels = sorted(p.name for p in (tmp_path / "stage").iterdir())
+    assert len(levels) == 1 and len(list((tmp_path / "stage" / levels[0]).iterdir())) <= fan_in
+    readers = staged_readers(paths, tmp_path / "again", fan_in=fan_in)
+    assert len(readers) <= fan_in and sum(r.rows for r in readers) == len(want)
+
+
+def test_staging_is_needed_only_beyond_the_fan_in(tmp_path):
+    paths, want = runs(tmp_path, [5, 6, 7])
+    assert [r.rows for r in staged_readers(paths, None, fan_in=3)] == [5, 6, 7]
+    with pytest.raises(SelbenchError, match="merging 3 runs .* needs a staging folder"):
+        staged_readers(paths, None, fan_in=2)
+    with pytest.raises(SelbenchError, match="fan-in must be >= 2"):
+        staged_readers(paths, tmp_path / "s", fan_in=1)
 
 
 def test_a_run_of_another_dtype_or_truncated_is_refused(tmp_path):

@@ -241,3 +241,23 @@ def test_a_scorer_that_reads_raw_embeddings_is_still_checked(tmp_path):
     assert len(ScoreTask(Raw())(read_shard(pool.shards[0], (), ["l14_img"]))) == 64
     with pytest.raises(SelbenchError, match=r"00000001\.npz: l14_img row 3: norm 2\.0000"):
         ScoreTask(Raw())(read_shard(pool.shards[1], (), ["l14_img"]))
+
+
+@pytest.mark.parametrize("strategy, params", [("clip_score", {}), ("metaclip", None)])
+def test_subset_merged_through_staged_groups_is_the_same(random_pool, tmp_path, monkeypatch,
+                                                          strategy, params):
+    """More shards than a merge reads at once (fan-in 2 here): the kept uids are merged in
+    staged groups under the work folder first, giving the same bytes; nothing is left behind."""
+    from harness.pool import sorted_uids
+
+    if params is None:
+        (tmp_path / "meta.json").write_text(json.dumps(["caption", "number 1", "number 2"]))
+        params = {"metadata": str(tmp_path / "meta.json")}
+    direct = run_selection(random_pool, strategy, params, Budget(fraction=0.5), 0,
+                           tmp_path / "a" / "s.npy", progress=False)
+    monkeypatch.setattr(sorted_uids, "MERGE_FAN_IN", 2)
+    staged = run_selection(random_pool, strategy, params, Budget(fraction=0.5), 0,
+                           tmp_path / "b" / "s.npy", progress=False)
+    assert staged["subset_sha256"] == direct["subset_sha256"]
+    assert (tmp_path / "a" / "s.npy").read_bytes() == (tmp_path / "b" / "s.npy").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["s.json", "s.npy"]
