@@ -74,6 +74,24 @@ def test_refusals(run_dir, tmp_path):
     assert sorted(p.name for p in (root / "tiny" / "submissions").iterdir()) == ["x"]
 
 
+def test_a_killed_submits_staging_is_removed_by_the_next(run_dir, tmp_path):
+    """A submit killed while copying leaves its staging folder; the next submit of that name
+    removes it once its owner is gone, and leaves a live one's alone."""
+    from pool_fixtures import dead_pid
+    from harness.io import owner_tag
+
+    folder = tmp_path / "leaderboards" / "tiny" / "submissions"
+    folder.mkdir(parents=True)
+    host = owner_tag().split("-")[1]
+    stale = folder / f".my-method.staging.{dead_pid()}-{host}.k1lled_1"
+    live = folder / f".my-method.staging.{owner_tag()}.running"
+    for stage in (stale, live):
+        stage.mkdir()
+        (stage / "train.json").write_text("{}")
+    dest = submit(run_dir, "my-method", leaderboards_dir=tmp_path / "leaderboards")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([live.name, dest.name])
+
+
 def test_submit_scale_as_shown_in_the_readme(run_dir, tmp_path, capsys):
     """`submit scale=tiny` (a scale name) is accepted when it is the run's; another is refused."""
     root = tmp_path / "leaderboards"
