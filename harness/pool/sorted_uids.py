@@ -17,7 +17,11 @@ from harness.errors import SelbenchError
 from harness.pool.uid import UID_DTYPE, sort_uid_array
 
 MERGE_ROWS = 1 << 18  # rows held at once by a merge, over all runs together (4 MiB of uids)
-MERGE_FAN_IN = 4096  # runs merged at once; more are first merged in groups (``staged_readers``)
+# runs merged at once; more are first merged in groups (``staged_readers``). A merge step reads
+# MERGE_ROWS / fan-in rows a run and its cost per row grows with the runs it scans, so wide merges
+# are slow: 1,280 runs of 10k uids took 476 s in one merge, 5.9 s at fan-in 64 (3.7 s staging +
+# 2.2 s), 9.7 s at 128, 26.9 s at 256 (tools/bench_merge.py)
+MERGE_FAN_IN = 64
 
 
 class UidReader:
