@@ -71,6 +71,14 @@ def remove_stale(folder: str | os.PathLike, prefix: str, end: str = TMP_END,
     return removed
 
 
+def owned_temp_dir(folder: str | os.PathLike, prefix: str) -> Path:
+    """A new folder ``<prefix><owner tag>.<random>`` in ``folder``, made after removing the ones
+    of that prefix whose owner is dead (``remove_stale``): a staging or scratch folder that a
+    killed process's successor cleans up."""
+    remove_stale(folder, prefix, end="")
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{owner_tag()}.", dir=folder))
+
+
 def remove_stale_temps(target: str | os.PathLike, held: bool = False) -> list[Path]:
     """Delete what ``atomic_path(target)`` left beside ``target`` when its writer was killed
     (``remove_stale``: owner dead, or any when ``held``); return the removed paths."""

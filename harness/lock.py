@@ -86,6 +86,9 @@ def output_lock(target: str | os.PathLike) -> Iterator[None]:
         os.close(fd)
 
 
-def remove_lock_file(folder: str | os.PathLike) -> None:
-    """Delete ``folder``'s lock file (only by the holder, just before it removes the folder)."""
+def remove_created_folder(folder: str | os.PathLike) -> None:
+    """By the holder of ``folder``'s lock, which created it: delete the lock file and the folder
+    when nothing else is in it (a command that failed before writing leaves no trace)."""
     (Path(folder) / LOCK_NAME).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        Path(folder).rmdir()

@@ -110,7 +110,7 @@ def main(overrides: Sequence[str]) -> int:
     from harness.evaluate.datasets import check_present
     from harness.evaluate.tasks import load_suite
     from harness.run import plan, resolve_data_root, resolve_pool
-    from harness.sweep import cell_rows, status_main
+    from harness.sweep import finished, report_status
 
     hydra_side, run_side, cell = split_overrides(rewrite_overrides(overrides))
     cfg = compose("run", run_side)
@@ -140,10 +140,8 @@ def main(overrides: Sequence[str]) -> int:
             handler.close()
         root.handlers[:] = handlers
         root.setLevel(level)
-    status_main(cfg, [])
-    states = {r["cell"]: r["state"] for r in cell_rows(cfg)}
-    unfinished = [i for i in cells if states[i] != "done"
-                  and not (cfg.allow_missing and states[i] == "evaluating")]
+    rows = {r["cell"]: r for r in report_status(cfg)}
+    unfinished = [i for i in cells if not finished(rows[i], cfg.allow_missing)]
     if unfinished:
         raise SelbenchError(f"run -m: {len(unfinished)} of {len(cells)} cells did not finish "
                             f"({', '.join(map(str, unfinished))}); their errors are above or in "

@@ -11,7 +11,6 @@ Layout under ``out``::
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import shlex
@@ -25,7 +24,7 @@ from omegaconf import OmegaConf
 from harness.config import integer, to_plain
 from harness.errors import SelbenchError
 from harness.io import remove_stale_temps, write_text_atomic
-from harness.lock import folder_lock, remove_lock_file
+from harness.lock import folder_lock, remove_created_folder
 from harness.select.budget import NATURAL, OLD_NATURAL, Budget, budget_from_label, budget_label
 
 
@@ -214,9 +213,7 @@ def main(cfg, words) -> int:
             check_present(load_suite(cfg.suite), data_root, bool(cfg.allow_missing))
         except BaseException:
             if created:  # leave no trace of a run that never started
-                remove_lock_file(out)
-                with contextlib.suppress(OSError):
-                    out.rmdir()
+                remove_created_folder(out)
             raise
         for name in ("command.txt", "config.yaml"):  # a killed run's temporaries (we hold the lock)
             remove_stale_temps(out / name, held=True)

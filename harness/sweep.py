@@ -135,16 +135,27 @@ def run_cell(cfg, raw, command: str) -> None:
 
 def status_main(cfg, words) -> int:
     """``selbench status``: each cell's state, then the leaderboard of the finished cells; return 0."""
+    _check(cfg, words, "status")
+    report_status(cfg)
+    return 0
+
+
+def finished(row: dict, allow_missing) -> bool:
+    """Whether a ``cell_rows`` row is finished: ``done``, or ``evaluating`` under ``allow_missing``."""
+    return row["state"] == "done" or (bool(allow_missing) and row["state"] == "evaluating")
+
+
+def report_status(cfg) -> list[dict]:
+    """Print each cell's state, then build and print the leaderboard of the finished cells;
+    return the rows (``cell_rows``)."""
     from harness.leaderboard.build import build_leaderboard, format_text_table
 
-    _check(cfg, words, "status")
     rows = print_cells(cfg)
-    done = [r for r in rows if r["state"] == "done"
-            or (cfg.allow_missing and r["state"] == "evaluating")]
+    done = [r for r in rows if finished(r, cfg.allow_missing)]
     print(f"{len(done)} of {len(rows)} cells finished")
     if done:
         out = Path(cfg.out) / "leaderboard"
         board = build_leaderboard([Path(r["dir"]) / "eval" / "eval_results.jsonl" for r in done], out)
         print(format_text_table(board))
         print(f"leaderboard of the {len(done)} finished cells written to {out}")
-    return 0
+    return rows

@@ -1,7 +1,6 @@
 """Evaluate one checkpoint on a suite: load it safely, score each task, append result lines."""
 from __future__ import annotations
 
-import contextlib
 import pickle
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from harness.evaluate import datasets, results
 from harness.evaluate.evaluators import EVALUATORS, Context
 from harness.evaluate.tasks import load_suite, select_tasks
 from harness.io import remove_stale_temps
-from harness.lock import folder_lock, remove_lock_file
+from harness.lock import folder_lock, remove_created_folder
 
 
 
@@ -137,8 +136,6 @@ def evaluate(checkpoint: Path, suite: str, data_root: Path, out: Path, allow_mis
                     print(f"{task.name}: {'-' if score is None else f'{score:.4f}'}", file=sys.stderr)
         except BaseException:
             if created and not path.exists():  # nothing evaluated: leave no folder behind
-                remove_lock_file(out)
-                with contextlib.suppress(OSError):
-                    out.rmdir()
+                remove_created_folder(out)
             raise
     return [done[t.key] for t in chosen if t.key in done]

@@ -25,7 +25,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from harness.io import owner_tag, remove_stale
+from harness.io import owned_temp_dir, owner_tag, remove_stale
 from harness.leaderboard import html as html_page
 from harness.leaderboard.markdown import render_markdown
 from harness.leaderboard.plots import audit_table, make_plots
@@ -54,9 +54,8 @@ def build_leaderboard(result_files: Iterable[str | Path], out: str | Path, title
     board = _board(run_frame, summary)
     title = title or f"selbench leaderboard: {board['suite']} suite, {', '.join(board['scales'])} scale"
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(out.parent, f".{out.name}.staging.", end="")  # a killed build's (owner dead)
-    remove_stale(out, ".plots.old.", end="")
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging.{owner_tag()}.", dir=out.parent))
+    remove_stale(out, ".plots.old.", end="")  # a killed build's (owner dead)
+    stage = owned_temp_dir(out.parent, f".{out.name}.staging.")
     try:
         made = _write_all(stage, title, board, runs, run_frame, summary, digits, plots)
         _move_into_place(stage, out)

@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 from harness.errors import SelbenchError
-from harness.io import owner_tag, remove_stale, sha256_file, write_json_atomic
+from harness.io import owned_temp_dir, sha256_file, write_json_atomic
 from harness.schemas import read_json
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -61,8 +60,7 @@ def submit(run_dir: str | Path, name: str, scale: str | None = None,
     dest = _destination(Path(leaderboards_dir), run.scale, name)
     if dest.exists() or dest.is_symlink():
         raise SelbenchError(f"submission {dest} already exists; choose another name or remove it")
-    remove_stale(dest.parent, f".{name}.staging.", end="")  # a killed submit's (owner dead)
-    stage = Path(tempfile.mkdtemp(prefix=f".{name}.staging.{owner_tag()}.", dir=dest.parent))
+    stage = owned_temp_dir(dest.parent, f".{name}.staging.")  # a killed submit's go first
     try:
         for target, source in files.items():
             shutil.copyfile(source, stage / target)

@@ -30,9 +30,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from harness.errors import SelbenchError
-from harness.io import owner_tag, remove_stale
+from harness.io import owned_temp_dir
 from harness.pool.npz import read_npz
-from harness.pool.sorted_uids import merged_blocks, staged_readers
+from harness.pool.sorted_uids import merged_blocks, staged_readers, uid_span
 from harness.pool.uid import _HEX, arrow_uids_to_array, pair_to_uid
 
 RULES_TMP_PREFIX = "selbench-rules-"  # + owner tag: the per-shard uid files of one check
@@ -312,8 +312,7 @@ def first_problem(pool, map_items: Callable | None = None, folder: Path | None =
         return f"{pool.root}: the pool has no rows"
     made = folder is None
     if made:  # named by its owner: a killed check's folder goes with the next check
-        remove_stale(tempfile.gettempdir(), RULES_TMP_PREFIX, end="")
-        folder = Path(tempfile.mkdtemp(prefix=f"{RULES_TMP_PREFIX}{owner_tag()}."))
+        folder = owned_temp_dir(tempfile.gettempdir(), RULES_TMP_PREFIX)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -384,10 +383,7 @@ def duplicate_problem(folder: Path, shards: Sequence) -> str | None:
     hi, lo = int(smallest["f0"]), int(smallest["f1"])
     where = []  # (shard, row) of every copy, in pool order
     for i, s in enumerate(shards):
-        arr = np.load(Path(folder) / f"{s.stem}.npy", allow_pickle=False)
-        a, b = np.searchsorted(arr["f0"], np.uint64(hi), "left"), np.searchsorted(arr["f0"], np.uint64(hi), "right")
-        c = a + np.searchsorted(arr["f1"][a:b], np.uint64(lo), "left")
-        d = a + np.searchsorted(arr["f1"][a:b], np.uint64(lo), "right")
+        c, d = uid_span(np.load(Path(folder) / f"{s.stem}.npy", allow_pickle=False), hi, lo)
         if d > c:
             rows = np.load(Path(folder) / f"{s.stem}.rows.npy", allow_pickle=False)[c:d]
             where += [(i, int(r)) for r in sorted(rows)]

@@ -81,10 +81,17 @@ def merged_blocks(readers: Sequence[UidReader], block_rows: int = MERGE_ROWS) ->
 
 def _count_le(window: np.ndarray, bound: tuple[int, int]) -> int:
     """Rows of a uid-sorted window that are ``<= bound``."""
-    hi, lo = np.uint64(bound[0]), np.uint64(bound[1])
-    a = int(np.searchsorted(window["f0"], hi, "left"))
-    b = int(np.searchsorted(window["f0"], hi, "right"))
-    return a + int(np.searchsorted(window["f1"][a:b], lo, "right"))
+    return uid_span(window, *bound)[1]
+
+
+def uid_span(sorted_uids: np.ndarray, hi: int, lo: int) -> tuple[int, int]:
+    """``(start, end)``: the rows of the uid-sorted ``u8,u8`` array that equal uid ``(hi, lo)``
+    (``start`` rows are smaller, ``end`` rows are ``<=`` it)."""
+    hi, lo = np.uint64(hi), np.uint64(lo)
+    a = int(np.searchsorted(sorted_uids["f0"], hi, "left"))
+    b = int(np.searchsorted(sorted_uids["f0"], hi, "right"))
+    f1 = sorted_uids["f1"][a:b]
+    return a + int(np.searchsorted(f1, lo, "left")), a + int(np.searchsorted(f1, lo, "right"))
 
 
 def staged_readers(paths: Sequence[Path], stage: Path | None, block_rows: int = MERGE_ROWS,
