@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evaluate_fixtures import save_minimal_checkpoint
 from harness.cli import main
 
 TIME_BOUND_S = 30.0
@@ -79,6 +80,13 @@ def ctx(test_pool, tmp_path_factory) -> dict:
         else:
             target.write_text(manifest)
     (root / "notes.json").write_text('{"my": "notes"}')
+    save_minimal_checkpoint(root / "ckpt" / "checkpoint.pt", train_info={})
+    for name, content in (("freq_bytes", b"\xff\xfe{"),
+                          ("freq_classes", json.dumps({"classes": ["x"], "group": ["head"]}).encode())):
+        task = root / name / "objects"  # the objects task, its class_frequency.json broken
+        shutil.copytree(pool / "evalsets" / "objects", task, copy_function=os.link)
+        (task / "class_frequency.json").unlink(missing_ok=True)
+        (task / "class_frequency.json").write_bytes(content)
     for name, breaker in BROKEN_POOLS.items():
         breaker(_copy_pool(pool, root / "pools" / name))
     return {"pool": pool, "root": root, "subset": subset}
@@ -222,6 +230,8 @@ R = "{root}"
 SEL = ["select", f"pool={P}", "strategy=random", "budget.count=5", "progress=false"]
 TRAIN = ["train", f"pool={P}", "subset={subset}", "progress=false"]
 EVAL = ["evaluate", f"checkpoint={R}/garbage.pt", "suite=tiny", f"data_root={P}/evalsets"]
+EVAL_OBJECTS = ["evaluate", f"checkpoint={R}/ckpt/checkpoint.pt", "suite=tiny",
+                "model=selbench-minimal", "only=[objects]"]
 BOARD = ["leaderboard"]
 RUN = ["run", f"pool={P}", "strategies=[random]"]
 
@@ -291,6 +301,10 @@ CASES = [
     ("evaluate-unknown-suite", [*EVAL, "suite=tinyy", f"out={R}/e"], "tinyy"),
     ("evaluate-model-hf-hub", [*EVAL, f"out={R}/e", "model=hf-hub:org/name"], "offline by default"),
     ("evaluate-model-hf-text", [*EVAL, f"out={R}/e", "model=roberta-ViT-B-32"], "Hugging Face model"),
+    ("evaluate-class-frequency-not-json", [*EVAL_OBJECTS, f"data_root={R}/freq_bytes", f"out={R}/e"],
+     "class_frequency.json: not a JSON file"),
+    ("evaluate-class-frequency-other-classes", [*EVAL_OBJECTS, f"data_root={R}/freq_classes",
+                                                f"out={R}/e"], "class_frequency.json: expected"),
     ("evaluate-garbage-checkpoint", [*EVAL, f"out={R}/e", "model=selbench-minimal", "only=[objects]"],
      "cannot be loaded safely"),
     # leaderboard

@@ -44,19 +44,12 @@ def _batches(task, ctx: Context, ds, captions: bool = False):
                                  ctx.num_workers, captions)
 
 
-def zero_shot_logits(task, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-shot classification logits (N, C) and labels (N,) via clip_benchmark."""
-    logits, target, _ = zero_shot_run(task, ctx)
-    return logits, target
-
-
-def zero_shot_run(task, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``zero_shot_logits``'s logits and labels, and the task's class names in label order."""
+def zero_shot_logits(task, ctx: Context, ds=None) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-shot classification logits (N, C) and labels (N,) via clip_benchmark, over ``ds``
+    (``classification_set``; built here when not given)."""
     from clip_benchmark.metrics import zeroshot_classification as zsc
 
-    ds = datasets.build(task, ctx.data_root, ctx.transform)
-    if not ds.classes or not ds.templates:
-        raise SelbenchError(f"{task.data_dir(ctx.data_root)}: no class names or templates")
+    ds = ds if ds is not None else classification_set(task, ctx)
     classifier = zsc.zero_shot_classifier(ctx.model, ctx.tokenizer, ds.classes, ds.templates,
                                           ctx.device, amp=ctx.amp)
     logits, target = zsc.run_classification(ctx.model, classifier,
@@ -64,7 +57,15 @@ def zero_shot_run(task, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[str]
                                             ctx.device, amp=False)
     if len(target) == 0:
         raise SelbenchError(f"{task.data_dir(ctx.data_root)}: empty test split")
-    return logits.numpy(), target.numpy(), list(ds.classes)
+    return logits.numpy(), target.numpy()
+
+
+def classification_set(task, ctx: Context):
+    """The task's test split (``datasets.build``), checked to have class names and templates."""
+    ds = datasets.build(task, ctx.data_root, ctx.transform)
+    if not ds.classes or not ds.templates:
+        raise SelbenchError(f"{task.data_dir(ctx.data_root)}: no class names or templates")
+    return ds
 
 
 def _metadata(task, ctx: Context, target: np.ndarray) -> np.ndarray:
@@ -79,9 +80,11 @@ def _metadata(task, ctx: Context, target: np.ndarray) -> np.ndarray:
 def classification(task, ctx: Context) -> dict:
     """acc1, acc5, mean_per_class_recall; with a ``class_frequency.json`` beside the task
     (the embedded pool writes one for its object tasks), the accuracy per frequency group."""
-    logits, target, classes = zero_shot_run(task, ctx)
+    ds = classification_set(task, ctx)
+    # the optional group file is read before the pass, so a broken one stops it at once
+    groups = datasets.read_class_frequency(task.data_dir(ctx.data_root), list(ds.classes))
+    logits, target = zero_shot_logits(task, ctx, ds)
     out = metrics.classification_metrics(logits, target)
-    groups = datasets.read_class_frequency(task.data_dir(ctx.data_root), classes)
     if groups is not None:
         out.update(metrics.class_group_metrics(logits.argmax(axis=1), target, groups))
     return out
