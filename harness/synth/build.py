@@ -24,6 +24,7 @@ from harness.io import owner_tag, remove_stale_temps, write_json_atomic
 from harness.pool.layout import POOL_INFO
 from harness.pool.writer import write_pool_info
 from harness.synth import evalsets as ev
+from harness.synth.shifts import HARSHEST, shift_levels
 from harness.synth.hashes import colliding_rows, nudge, pixel_hashes
 from harness.synth.metaclip import english_words, metadata_entries
 from harness.synth.plan import pool_plan, teacher_plan
@@ -31,7 +32,7 @@ from harness.synth.pool_files import final_captions, write_audit, write_shards
 from harness.synth.presets import load_preset
 from harness.synth.samples import KIND, encode_jpeg, phrases, render_plan
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 EVAL_DIR = "evalsets"
 TEACHER_DIR = "teacher"
 METACLIP_FILE = "metaclip_entries.json"
@@ -119,17 +120,19 @@ def _build_into(root: Path, cfg: dict, preset: str, seed: int, stamp: str, progr
         "metaclip_metadata": METACLIP_FILE,
         "english": True,  # captions are English by construction: DataComp's English filter accepts it
         "generator": {"version": GENERATOR_VERSION, "stamp": stamp, "defects": cfg["defects"],
+                      "shift_levels": shift_levels(cfg.get("shifts")),
                       "teacher_set_size": len(t_images)},
     })
 
 
 def draw_evalsets(cfg: dict, seed: int) -> dict[str, dict[str, ev.EvalSplit]]:
     """Draw every task's test and train split at the preset's sizes."""
-    sizes = cfg["evalsets"]
+    sizes, levels = cfg["evalsets"], shift_levels(cfg.get("shifts"))
     out = {}
     for key in ev.TASKS:
         test_n = sizes["retrieval_test_size"] if key == "retrieval" else sizes["test_size"]
-        out[key] = {split: ev.draw_split(key, split, n, seed, sizes.get("retrieval_captions", 5))
+        out[key] = {split: ev.draw_split(key, split, n, seed, sizes.get("retrieval_captions", 5),
+                                         level=levels.get(key, HARSHEST))
                     for split, n in (("test", test_n), ("train", sizes["train_size"]))}
     return out
 

@@ -7,15 +7,19 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 
-def shift_corruption(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One of gaussian noise, blur or heavy JPEG compression (moderate: content survives)."""
+def shift_corruption(image: np.ndarray, rng: np.random.Generator, setting=None) -> np.ndarray:
+    """One of gaussian noise, blur or JPEG compression at ``setting`` (a
+    ``harness.synth.shifts.CorruptShift``; default: severity 5, std 28, radius 0.9-1.3,
+    quality 4-8)."""
+    noise, (blur_lo, blur_hi), (q_lo, q_hi) = ((setting.noise_std, setting.blur, setting.jpeg_quality)
+                                               if setting is not None else (28, (0.9, 1.3), (4, 9)))
     kind = int(rng.integers(0, 3))
     if kind == 0:
-        out = image.astype(np.float32) + rng.normal(0, 28, image.shape)
+        out = image.astype(np.float32) + rng.normal(0, noise, image.shape)
         return np.clip(out, 0, 255).round().astype(np.uint8)
     if kind == 1:
-        return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(0.9, 1.3))))
-    return jpeg_roundtrip(image, int(rng.integers(4, 9)))
+        return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(blur_lo, blur_hi))))
+    return jpeg_roundtrip(image, int(rng.integers(q_lo, q_hi)))
 
 
 def destroy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

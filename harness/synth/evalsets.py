@@ -17,7 +17,8 @@ from harness.pool.shards import write_tar
 from harness.synth import captions as cap
 from harness.synth.corrupt import shift_corruption
 from harness.synth.real import digit_parts, photo_crop, render_digit
-from harness.synth.scenes import render_scene, sample_scenes, scene_at
+from harness.synth.scenes import background_rgb, render_scene, sample_scenes, scene_at
+from harness.synth.shifts import HARSHEST, shift_setting
 from harness.synth.text_images import render_text
 from harness.synth.vocab import (COLOR_NAMES, CONCEPT_NAMES, COUNT_NAMES, NEGATIVE_WORDS,
                                  POSITION_NAMES, POSITIVE_WORDS, TEXTURE_NAMES)
@@ -37,7 +38,7 @@ class TaskSpec:
     classnames: tuple[str, ...] | None
     templates: tuple[str, ...]
     metric: str
-    draw: Callable  # (n, split, rng) -> (images, labels or caption lists)
+    draw: Callable  # (n, split, rng, level=...) -> (images, labels or caption lists)
 
 
 def _balanced(n: int, k: int, rng) -> np.ndarray:
@@ -55,26 +56,35 @@ def _object_scenes(labels: np.ndarray, rng, **fixed) -> dict:
     return scenes
 
 
-def _draw_objects(style: str):
-    def draw(n, split, rng):
+def _draw_objects(style: str, task: str | None = None):
+    def draw(n, split, rng, level=HARSHEST):
+        setting = shift_setting(task, level) if task else None
         labels = _balanced(n, len(CONCEPT_NAMES), rng)
         scenes = _object_scenes(labels, rng)
         images = []
         for i in range(len(labels)):
             scene = scene_at(scenes, i)
             if style == "background":
-                bg = photo_crop(_BACKDROPS[int(rng.integers(len(_BACKDROPS)))], rng)
-                images.append(render_scene(scene, rng, style="unusual", background=bg))
+                photo = photo_crop(_BACKDROPS[int(rng.integers(len(_BACKDROPS)))], rng)
+                bg = _backdrop(photo, background_rgb(scene), setting.opacity)
+                images.append(render_scene(scene, rng, style="unusual", background=bg, shift=setting))
             elif style == "corrupt":
-                images.append(shift_corruption(render_scene(scene, rng), rng))
+                images.append(shift_corruption(render_scene(scene, rng), rng, setting))
             else:
-                images.append(render_scene(scene, rng, style=style))
+                images.append(render_scene(scene, rng, style=style, shift=setting))
         return np.stack(images), labels
     return draw
 
 
+def _backdrop(photo: np.ndarray, plain_rgb: np.ndarray, opacity: float) -> np.ndarray:
+    """``photo`` laid at ``opacity`` over the plain colour ``plain_rgb`` (1: the photo as it is)."""
+    if opacity == 1.0:
+        return photo
+    return (opacity * photo.astype(np.float32) + (1 - opacity) * plain_rgb).round().astype(np.uint8)
+
+
 def _draw_attribute(attr: str, k: int):
-    def draw(n, split, rng):
+    def draw(n, split, rng, level=None):
         labels = _balanced(n, k, rng)
         scenes = sample_scenes(len(labels), rng, count_p=(1, 0, 0, 0))
         if attr == "count":
@@ -92,7 +102,7 @@ def _draw_attribute(attr: str, k: int):
     return draw
 
 
-def _draw_digits(n, split, rng):
+def _draw_digits(n, split, rng, level=None):
     part = digit_parts(DIGIT_FRACTIONS)["eval_test" if split == "test" else "eval_train"]
     idx = part[:n] if n <= len(part) else part
     from harness.synth.real import digits
@@ -100,7 +110,7 @@ def _draw_digits(n, split, rng):
     return np.stack([render_digit(int(i), rng) for i in idx]), digits()[1][idx]
 
 
-def _draw_sst2(n, split, rng):
+def _draw_sst2(n, split, rng, level=None):
     labels = _balanced(n, 2, rng)
     words = (NEGATIVE_WORDS, POSITIVE_WORDS)
     images = [render_text(cap.pick(rng, words[int(y)]), rng) for y in labels]
@@ -121,11 +131,11 @@ def _draw_retrieval(n, split, rng, captions_per_image: int = 5):
 TASKS: dict[str, TaskSpec] = {t.key: t for t in (
     TaskSpec("objects", CONCEPT_NAMES, _OBJ_TEMPLATES, "acc1", _draw_objects("normal")),
     TaskSpec("objects_sketch", CONCEPT_NAMES, _OBJ_TEMPLATES + ("a sketch of a {c}.", "an outline drawing of a {c}."),
-             "acc1", _draw_objects("sketch")),
+             "acc1", _draw_objects("sketch", "objects_sketch")),
     TaskSpec("objects_corrupt", CONCEPT_NAMES, _OBJ_TEMPLATES + ("a blurry photo of a {c}.", "a noisy photo of a {c}."),
-             "acc1", _draw_objects("corrupt")),
+             "acc1", _draw_objects("corrupt", "objects_corrupt")),
     TaskSpec("objects_background", CONCEPT_NAMES, _OBJ_TEMPLATES + ("a {c} on a photo background.",),
-             "acc1", _draw_objects("background")),
+             "acc1", _draw_objects("background", "objects_background")),
     TaskSpec("count", COUNT_NAMES, ("{c} objects.", "a picture of {c} shapes.", "{c} things.",
                                     "there are {c} objects in the image."), "acc1", _draw_attribute("count", 4)),
     TaskSpec("color", COLOR_NAMES, ("a {c} object.", "a {c} shape.", "something {c}.", "a {c} icon."),
@@ -151,15 +161,17 @@ class EvalSplit:
     targets: list
 
 
-def draw_split(key: str, split: str, n: int, seed: int, captions_per_image: int = 5) -> EvalSplit:
+def draw_split(key: str, split: str, n: int, seed: int, captions_per_image: int = 5,
+               level: int = HARSHEST) -> EvalSplit:
     """Draw ``n`` examples (balanced where classes exist) of task ``key``'s ``split``
-    (retrieval: ``captions_per_image`` captions per image)."""
+    (retrieval: ``captions_per_image`` captions per image; shift tasks: at severity ``level``,
+    see ``harness.synth.shifts``; other tasks ignore it)."""
     stream = 100 + 2 * list(TASKS).index(key) + (split == "train")
     rng = np.random.default_rng([seed, stream])
     if key == "retrieval":
         images, targets = _draw_retrieval(n, split, rng, captions_per_image)
     else:
-        images, targets = TASKS[key].draw(n, split, rng)
+        images, targets = TASKS[key].draw(n, split, rng, level=level)
     return EvalSplit(images, list(targets))
 
 

@@ -5,6 +5,7 @@ from omegaconf import OmegaConf
 
 from harness.config import conf_dir
 from harness.errors import SelbenchError
+from harness.synth.shifts import shift_levels
 
 DEFECT_KINDS = ("mismatched", "uninformative", "generic", "duplicate", "corrupted",
                 "off_domain", "text_in_image")
@@ -38,6 +39,10 @@ def check_preset(cfg: dict, where: str) -> None:
     domains = cfg.get("domains", {})
     if set(domains) != set(DOMAINS) or abs(sum(domains.values()) - 1) > 1e-6:
         raise SelbenchError(f"{where}: domains must give shares of {DOMAINS} summing to 1")
+    try:
+        shift_levels(cfg.get("shifts"))
+    except SelbenchError as exc:
+        raise SelbenchError(f"{where}: {exc}") from None
     for key in ("pool_size", "shard_size", "duplicate_sources"):
         if int(cfg.get(key, 0)) <= 0:
             raise SelbenchError(f"{where}: {key} must be a positive integer")

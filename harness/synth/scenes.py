@@ -49,17 +49,24 @@ def sample_scenes(n: int, rng: np.random.Generator, concept_p: np.ndarray | None
     return scenes
 
 
+def background_rgb(scene: dict[str, int]) -> np.ndarray:
+    """The plain background colour (float32 RGB) of ``scene``."""
+    return _BG_RGB[scene["background"]]
+
+
 def scene_at(scenes: dict[str, np.ndarray], i: int) -> dict[str, int]:
     """The ``i``-th scene of a batch as a dict of ints."""
     return {k: int(scenes[k][i]) for k in SCENE_KEYS}
 
 
 def render_scene(scene: dict[str, int], rng: np.random.Generator, style: str = "normal",
-                 background: np.ndarray | None = None) -> np.ndarray:
+                 background: np.ndarray | None = None, shift=None) -> np.ndarray:
     """Render one scene to a uint8 (32, 32, 3) image.
 
-    ``style``: ``"normal"``; ``"sketch"`` (dark outlines on paper, no fill);
-    ``"unusual"`` (given ``background`` image and an extreme scale).
+    ``style``: ``"normal"``; ``"sketch"`` (dark outlines on paper, pencil shading
+    ``shift.shade``, edge band ``shift.band`` pixels; default: no shading, 1 pixel);
+    ``"unusual"`` (given ``background`` image, object scale drawn from ``shift.scales``;
+    default: the extreme 0.22 or 0.9). ``shift`` is a ``harness.synth.shifts`` setting.
     """
     if background is not None:
         canvas = background.astype(np.float32).copy()
@@ -70,10 +77,14 @@ def render_scene(scene: dict[str, int], rng: np.random.Generator, style: str = "
         canvas[:] = _BG_RGB[scene["background"]]
     canvas += rng.standard_normal(canvas.shape, dtype=np.float32) * 4.0
     rgb = np.clip(_COLOR_RGB[scene["color"]] + rng.standard_normal(3, dtype=np.float32) * 10, 0, 255)
-    for cx, cy, px in _placements(scene, rng, style):
+    scales = shift.scales if style == "unusual" and shift is not None else (0.22, 0.9)
+    for cx, cy, px in _placements(scene, rng, style, scales):
         if style == "sketch":
-            alpha = outline_mask(scene["concept"], px)
+            band, shade = (shift.band, shift.shade) if shift is not None else (1, 0.0)
+            alpha = outline_mask(scene["concept"], px, band)
             fill = np.broadcast_to(np.float32(rng.uniform(20, 70)), (px, px, 3))
+            if shade > 0:
+                alpha = np.maximum(alpha, concept_mask(scene["concept"], px) * np.float32(shade))
         else:
             alpha = concept_mask(scene["concept"], px)
             fill = _texture(scene["texture"], rgb, px, rng)
@@ -82,12 +93,12 @@ def render_scene(scene: dict[str, int], rng: np.random.Generator, style: str = "
     return np.rint(canvas).astype(np.uint8)
 
 
-def _placements(scene, rng, style):
+def _placements(scene, rng, style, scales=(0.22, 0.9)):
     count = scene["count"]
     if count == 1:
         frac = _SIZE_FRAC[scene["size"]]
         if style == "unusual":
-            frac = rng.choice([0.22, 0.9])
+            frac = rng.choice(list(scales))
         px = max(5, int(round(SIDE * frac * rng.uniform(0.9, 1.1))))
         xy = _POS_XY[scene["position"]] if scene["position"] >= 0 else np.array([0.5, 0.5])
         jitter = rng.uniform(-1.5, 1.5, 2)

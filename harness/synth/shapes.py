@@ -40,12 +40,15 @@ def concept_mask(index: int, size: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def outline_mask(index: int, size: int) -> np.ndarray:
-    """The outline (edge band) of ``concept_mask(index, size)``: a sketch-like rendering."""
+def outline_mask(index: int, size: int, band: int = 1) -> np.ndarray:
+    """The outline (edge band, ``band`` pixels wide) of ``concept_mask(index, size)``: a
+    sketch-like rendering."""
     m = concept_mask(index, size)
-    pad = np.pad(m, 1)
-    eroded = np.minimum.reduce([pad[1:-1, 1:-1], pad[:-2, 1:-1], pad[2:, 1:-1],
-                                pad[1:-1, :-2], pad[1:-1, 2:]])
+    eroded = m
+    for _ in range(band):
+        pad = np.pad(eroded, 1)
+        eroded = np.minimum.reduce([pad[1:-1, 1:-1], pad[:-2, 1:-1], pad[2:, 1:-1],
+                                    pad[1:-1, :-2], pad[1:-1, 2:]])
     out = np.clip(m - eroded, 0, 1)
     out = np.clip(out * 1.6, 0, 1).astype(np.float32)
     out.setflags(write=False)

@@ -25,6 +25,9 @@ def test_unknown_preset_names_the_choices():
     ({"defects": {"typo": 0.1}}, "unknown defect kind"),
     ({"domains": {"object": 1.0}}, "domains"),
     ({"pool_size": 0}, "pool_size"),
+    ({"shifts": {"objects_sketch": 6}}, "shifts.objects_sketch: severity level must be an integer 1-5, got 6"),
+    ({"shifts": {"objects_corrupt": "1"}}, "severity level must be an integer"),
+    ({"shifts": {"objects_blur": 1}}, "unknown task.*objects_blur"),
 ])
 def test_bad_presets_are_rejected(change, message):
     cfg = {**load_preset("test"), **change}
