@@ -146,6 +146,31 @@ def _rss_kinds_kb(pid: int) -> dict:
     return out
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> dict:
+    """CPU seconds so far of this driver, of its waited-for child processes (the local
+    executor's workers, once joined), of its live Ray workers (``ray::`` processes) and of the
+    other live processes below it (Ray's own daemons: raylet, GCS, monitors)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = {"driver": me.ru_utime + me.ru_stime, "joined_children": children.ru_utime + children.ru_stime,
+           "ray_workers": 0.0, "ray_daemons": 0.0}
+    for pid in _descendants(os.getpid()):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        out["ray_workers" if cmd.startswith(b"ray::") else "ray_daemons"] += _cpu_s(pid)
+    return out
+
+
 class WorkerPeak(threading.Thread):
     """Polls the largest ``VmHWM`` of any worker process below this one, and this process's
     own anonymous and file-backed resident memory (the kernel keeps no peak of those: the
@@ -203,13 +228,15 @@ def child_main(spec: dict) -> dict:
     base_anon = _rss_kinds_kb(os.getpid()).get("RssAnon", 0)
     peak = WorkerPeak()
     peak.start()
+    cpu0 = cpu_snapshot()
     t = time.perf_counter()
     out = {}
     if spec["kind"] == "floor":
         pool = Pool.open(spec["pool"])
         strat = build_strategy(spec["name"], spec["params"], make_context(pool))
-        ex = make_executor(spec["workers"])
+        ex = make_executor(spec["workers"], kind=spec["executor"])
         rows = ex.map_shards(Touch(), pool, strat.columns, strat.embedding_keys())
+        ex.close()
         out["rows"] = int(sum(int(r[0]) for r in rows))
     else:
         m = run_selection(spec["pool"], spec["name"], spec["params"], Budget(fraction=spec["fraction"]),
@@ -217,6 +244,8 @@ def child_main(spec: dict) -> dict:
                           executor=spec["executor"])
         out["sha256"], out["selected"] = m["subset_sha256"], m["selected"]
     out["seconds"] = time.perf_counter() - t
+    cpu1 = cpu_snapshot()
+    out["cpu_s"] = {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0}
     peak.stop.set()
     peak.join()
     peak.sample_self()
@@ -265,6 +294,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scl-k", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated labels to run (default all)")
     ap.add_argument("--executors", default="local,ray", help="local, ray or both (default)")
+    ap.add_argument("--ray-floor", action="store_true",
+                    help="also measure the I/O floor through Ray (its per-task overhead)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -284,6 +315,8 @@ def main(argv=None) -> int:
         base = {"pool": str(args.pool), "name": name, "params": params, "workers": args.workers,
                 "fraction": args.fraction}
         floor = run_child({**base, "kind": "floor", "executor": "local"})
+        if args.ray_floor:
+            floor["ray_floor"] = run_child({**base, "kind": "floor", "executor": "ray"})
         res = {}
         for kind in args.executors.split(","):
             out = subsets / f"{name}-{abs(hash(json.dumps(params))) % 10**6}-{kind}.npy"
@@ -335,7 +368,23 @@ def table(rows, args) -> str:
     if starts:
         lines += [f"Ray start-up (not in the times above): {min(starts):.1f}-{max(starts):.1f} s. "
                   "Targets: Ray / local <= 1.15; driver peak flat in the pool's size."]
-    return "\n".join(lines)
+    return "\n".join(lines + breakdown(rows))
+
+
+def breakdown(rows) -> list[str]:
+    """Where the time goes (rows measured with --ray-floor): the I/O floor through each
+    executor, and the CPU seconds of the driver, the workers and Ray's daemons in each run."""
+    out = ["", "| method | floor local s | floor Ray s | CPU s local: driver / workers "
+           "| CPU s Ray: driver / workers / daemons |", "|---|---|---|---|---|"]
+    for label, floor, loc, ray in rows:
+        rf = (floor or {}).get("ray_floor")
+        if not rf or "error" in rf or loc is None or ray is None or "error" in loc or "error" in ray:
+            continue
+        lc, rc = loc.get("cpu_s", {}), ray.get("cpu_s", {})
+        out.append(f"| {label} | {floor['seconds']:.1f} | {rf['seconds']:.1f} "
+                   f"| {lc.get('driver', 0):.1f} / {lc.get('joined_children', 0):.1f} "
+                   f"| {rc.get('driver', 0):.1f} / {rc.get('ray_workers', 0):.1f} / {rc.get('ray_daemons', 0):.1f} |")
+    return out if len(out) > 3 else []
 
 
 if __name__ == "__main__":
