@@ -96,9 +96,9 @@ def _ray_map(fn, items, workers, address):
     owned = ray_init(workers, address)
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_call)
-        fn_ref = ray.put(fn)
+        fn_box = [ray.put(fn)]
         try:
-            return ray.get([remote.remote(fn_ref, item) for item in items])
+            return ray.get([remote.remote(fn_box, item) for item in items])
         except ray.exceptions.RayTaskError as exc:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, SelbenchError):
@@ -109,8 +109,26 @@ def _ray_map(fn, items, workers, address):
             ray.shutdown()
 
 
-def _call(fn, item):
-    return fn(item)
+def _call(fn_box, item):
+    return ray_worker_fn(fn_box)(item)
+
+
+# in a Ray worker: the function of the map being run, by its object reference (one at a time)
+_RAY_FN: dict[str, Callable] = {}
+
+
+def ray_worker_fn(fn_box: list) -> Callable:
+    """In a Ray task: the function whose object reference is ``fn_box[0]`` (boxed in a list so
+    that Ray passes the reference, not the value), deserialised once per worker process and
+    map. A strategy's prepared function can carry the pool's description (~120 KB at 1,280
+    shards, tens of ms to unpickle), which Ray would otherwise deserialise for every task."""
+    import ray
+
+    key = fn_box[0].hex()
+    if key not in _RAY_FN:
+        _RAY_FN.clear()
+        _RAY_FN[key] = ray.get(fn_box[0])
+    return _RAY_FN[key]
 
 
 _FN: Callable | None = None

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from harness.errors import SelbenchError
+from harness.parallel import ray_worker_fn
 from harness.pool.layout import read_shard
 from harness.select.executors import Executor, _row_bar, shard_offsets
 
@@ -70,8 +71,8 @@ class RayExecutor(Executor):
             return []
         self._start()
         remote = ray.remote(num_cpus=1, max_retries=0)(task)
-        fn_ref = ray.put(fn)  # sent once, shared by every task
-        refs = [remote.remote(fn_ref, a) for a in args]
+        fn_box = [ray.put(fn)]  # sent once, deserialised once per worker (ray_worker_fn)
+        refs = [remote.remote(fn_box, a) for a in args]
         index = {ref: i for i, ref in enumerate(refs)}
         pending = list(refs)
         try:
@@ -112,10 +113,10 @@ def _stop(ray, refs: list, grace_s: float = 30.0) -> None:
         ray.wait(running, num_returns=len(running), timeout=grace_s)
 
 
-def _shard_task(fn, arg):
+def _shard_task(fn_box, arg):
     shard_files, columns, keys, offset = arg
-    return fn(read_shard(shard_files, columns, keys, offset))
+    return ray_worker_fn(fn_box)(read_shard(shard_files, columns, keys, offset))
 
 
-def _item_task(fn, item):
-    return fn(item)
+def _item_task(fn_box, item):
+    return ray_worker_fn(fn_box)(item)

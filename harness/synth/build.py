@@ -53,6 +53,12 @@ def build_pool(out, preset: str = "tiny", seed: int = 0, progress: bool = True) 
         if (info.get("preset"), info.get("seed"), info.get("generator", {}).get("stamp")) == (preset, seed, stamp):
             print(f"reusing the finished {preset} pool (seed {seed}) at {out}")
             return info
+        if (info.get("preset"), info.get("seed")) == (preset, seed):
+            gen = info.get("generator", {})
+            raise SelbenchError(f"{out}: holds the {preset} pool of seed {seed} from generator version "
+                                f"{gen.get('version')} or other preset settings (stamp {gen.get('stamp')}; "
+                                f"this build: version {GENERATOR_VERSION}, stamp {stamp}); remove it or "
+                                f"choose another out=")
         raise SelbenchError(f"{out}: holds another pool (preset {info.get('preset')}, seed "
                             f"{info.get('seed')}); remove it or choose another out=")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

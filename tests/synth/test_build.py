@@ -98,6 +98,18 @@ def test_finished_pool_is_reused_and_others_refused(test_pool, capsys):
     assert not list(root.parent.glob(f".{root.name}.*.tmp"))
 
 
+def test_pool_of_an_older_generator_is_named_as_such(test_pool, tmp_path):
+    root, info = test_pool
+    old = tmp_path / "old"
+    shutil.copytree(root, old)
+    record = json.loads((old / "pool.json").read_text())
+    record["generator"].update(version=2, stamp="0123456789abcdef")
+    (old / "pool.json").write_text(json.dumps(record))
+    with pytest.raises(SelbenchError, match=r"test pool of seed 0 from generator version 2 .*stamp "
+                                            r"0123456789abcdef; this build: version \d+"):
+        build_pool(old, preset="test", seed=0, progress=False)
+
+
 def test_killed_builds_half_pool_is_removed_by_the_next_build(test_pool, capsys):
     """A build killed mid-way leaves its temporary folder; the next build removes it once its
     owner is gone, and leaves a live build's alone."""
