@@ -78,6 +78,10 @@ class NormSim(Scorer):
         self.gram: np.ndarray | None = None
         self.target_source = ""
 
+    def input_files(self, pool) -> list[Path]:
+        """The target embedding files (their content is part of the selection's identity)."""
+        return target_files(pool, self.params.target, self.arch)
+
     def prepare(self, pool) -> None:
         """Load and check the targets; for p = 2 form the d x d matrix T^T T."""
         self.targets, self.target_source = load_targets(pool, self.params.target, self.arch)
@@ -181,10 +185,27 @@ def read_target_file(path: Path) -> np.ndarray:
     return (arr / norms).astype(np.float32)
 
 
+def target_files(pool, target: str | None, arch: str) -> list[Path]:
+    """The files ``load_targets`` reads for ``target`` (none when the pool names no suite)."""
+    if target is None or str(target).strip() == "":
+        suite = pool.info.get("suite")
+        return suite_target_files(pool, str(suite), arch) if suite else []
+    path = Path(str(target)).expanduser()
+    if path.suffix == ".npy" or path.is_file():
+        return [path]
+    return suite_target_files(pool, str(target), arch)
+
+
+def suite_target_files(pool, suite: str, arch: str) -> list[Path]:
+    """``<pool>/<evalsets>/<task dir>/train_<arch>_img.npy`` for every task of ``suite``."""
+    root = pool.root / str(pool.info.get("evalsets", "evalsets"))
+    return [root / task / f"train_{arch}_img.npy" for task in suite_task_dirs(suite)]
+
+
 def suite_targets(pool, suite: str, arch: str) -> np.ndarray:
     """Concatenated train-split image embeddings of every task of ``suite`` (checked, normalised)."""
     root = pool.root / str(pool.info.get("evalsets", "evalsets"))
-    parts = [read_target_file(root / task / f"train_{arch}_img.npy") for task in suite_task_dirs(suite)]
+    parts = [read_target_file(path) for path in suite_target_files(pool, suite, arch)]
     dims = {p.shape[1] for p in parts}
     if len(dims) != 1:
         raise SelbenchError(f"normsim: the train embeddings of suite {suite} under {root} have "

@@ -59,6 +59,10 @@ class SCLIPLossNormSim(SetSelector):
         return SelectionContext(pool=ctx.pool, seed=ctx.seed, embedding=ctx.embedding,
                                 workers=ctx.workers, executor=ctx.executor, progress=ctx.progress)
 
+    def input_files(self, pool) -> list:
+        """NormSim's target files."""
+        return self.second.input_files(pool)
+
     def prepare(self, pool) -> None:
         """Load NormSim's targets early, so a missing target fails before s-CLIPLoss runs."""
         self.second.prepare(pool)

@@ -73,6 +73,7 @@ SUBSET_MANIFEST = Schema("subset manifest", 1, (
     Field("budget", (dict,), required=True),
     Field("seed", (int,), required=True),
     Field("pool_fingerprint", (str,), old=("pool.fingerprint",)),
+    Field("inputs", (dict,)),
     Field("pool", (dict,)),
     Field("selected", (int,)),
     Field("subset", (str,)),

@@ -99,6 +99,12 @@ class Strategy:
         """The version recorded in a selection's identity (composites add their parts')."""
         return type(self).version
 
+    def input_files(self, pool) -> list:
+        """Files besides the pool's shards that this selection reads (target embeddings, say):
+        their content is part of the selection's identity, so a finished subset is not reused
+        once one of them has changed. Default: none."""
+        return []
+
     # ----- helpers for subclasses -----------------------------------------------------
     @property
     def arch(self) -> str:

@@ -109,6 +109,10 @@ class _Combinator(SetSelector):
             return type(self).version
         return f"{type(self).version}(a={self.a.identity_version()},b={self.b.identity_version()})"
 
+    def input_files(self, pool) -> list:
+        """Both operands' input files."""
+        return [] if self.a is None else self.a.input_files(pool) + self.b.input_files(pool)
+
     def embedding_keys(self) -> list[str]:
         """The npz keys both operands read."""
         return list(dict.fromkeys(self.a.embedding_keys() + self.b.embedding_keys()))

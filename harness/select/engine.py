@@ -465,10 +465,28 @@ def _select(strat: Strategy, pool: Pool, budget: Budget, seed: int, identity: di
 
 
 def _identity(strat: Strategy, budget: Budget, seed: int, pool: Pool) -> dict:
-    return {"strategy": strat.name, "version": strat.identity_version(),
-            "params": params_dict(strat.params),
-            "budget": jsonable(budget.describe()), "seed": int(seed),
-            "pool_fingerprint": pool.fingerprint}
+    identity = {"strategy": strat.name, "version": strat.identity_version(),
+                "params": params_dict(strat.params),
+                "budget": jsonable(budget.describe()), "seed": int(seed),
+                "pool_fingerprint": pool.fingerprint}
+    inputs = input_digests(strat.input_files(pool), pool.root)
+    if inputs:
+        identity["inputs"] = inputs
+    return identity
+
+
+def input_digests(paths, root: Path) -> dict[str, str]:
+    """``{name: sha256}`` of the existing files among ``paths`` (named relative to ``root``
+    when under it); a missing one is left to the strategy's own check."""
+    out = {}
+    for path in map(Path, paths):
+        if path.is_file():
+            try:
+                name = str(path.resolve().relative_to(Path(root).resolve()))
+            except ValueError:
+                name = str(path)
+            out[name] = sha256_file(path)
+    return out
 
 
 def finished_manifest(out: Path, identity: dict) -> dict | None:

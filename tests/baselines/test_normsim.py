@@ -237,3 +237,26 @@ def test_dynamic_with_a_sampled_first_s_is_seeded(tmp_path):
     assert (tmp_path / "a.npy").read_bytes() == (tmp_path / "b.npy").read_bytes()
     _one_line_error(lambda: run_selection(root, "normsim", dict(params, sample_fraction=0.0), Budget(count=5),
                                           2, tmp_path / "c.npy", progress=False), "sample_fraction")
+
+
+def test_changed_targets_are_not_reused(tmp_path):
+    """A finished subset records its targets' sha256: rerun after a target file changed at the
+    same path (the suite's train split of a rebuilt pool) selects again; unchanged, it reuses."""
+    rng = np.random.default_rng(3)
+    img = unit_rows(rng.normal(size=(12, 5)))
+    root = write_pool(tmp_path / "pool", img, img, arch="teacher", dtype=np.float32,
+                      info={"suite": "tiny", "evalsets": "evalsets"})
+    for task in suite_task_dirs("tiny"):
+        (root / "evalsets" / task).mkdir(parents=True)
+        np.save(root / "evalsets" / task / "train_teacher_img.npy", img[:2])
+    out = tmp_path / "sub.npy"
+    first = run_selection(root, "normsim", {}, Budget(count=3), 0, out, progress=False)
+    assert first["inputs"]["evalsets/objects/train_teacher_img.npy"]
+    assert run_selection(root, "normsim", {}, Budget(count=3), 0, out, progress=False) == first
+    np.save(root / "evalsets" / "objects_sketch" / "train_teacher_img.npy", img[5:8])
+    again = run_selection(root, "normsim", {}, Budget(count=3), 0, out, progress=False)
+    assert again["inputs"] != first["inputs"]
+    assert again["wall_time_s"] != first["wall_time_s"] or again["subset_sha256"] != first["subset_sha256"]
+    scl = run_selection(root, "s_cliploss_normsim", {"batch_size": 4, "num_batchings": 1},
+                        Budget(count=3), 0, tmp_path / "scl.npy", progress=False)
+    assert set(scl["inputs"]) == set(again["inputs"])
