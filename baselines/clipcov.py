@@ -141,6 +141,13 @@ class ClipCov(SetSelector):
         return self.analog_file(pool, self.params.class_embeddings, f"classes_{self.arch}_txt.npy",
                                 "class_embeddings", "a C x d .npy")
 
+    def input_files(self, pool) -> list[Path]:
+        """The class embeddings file (none found: ``select`` says so)."""
+        try:
+            return [self.class_embeddings_path(pool)]
+        except SelbenchError:
+            return []
+
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
         """Mask of exactly ``budget.target`` rows chosen by the ClipCov greedy."""
         if budget.natural or budget.threshold is not None:

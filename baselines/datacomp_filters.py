@@ -466,6 +466,17 @@ class DataCompImage(FilterSelector):
                     target_clusters=int(len(target_ids)))
         return caption & (rows[:, 0] > 0), rows[:, 1]
 
+    def input_files(self, pool) -> list[Path]:
+        """The target embeddings file, when it is the pool's analog split or a path (DataComp's
+        released files are fixed assets)."""
+        if self.params.target == DATACOMP_IN1K:
+            return []
+        try:
+            return [self.analog_file(pool, self.params.target, f"train_{self.arch}_img.npy",
+                                     "target", "an .npy of target image embeddings")]
+        except SelbenchError:
+            return []
+
     def target_matrix(self, pool, dim: int) -> np.ndarray:
         """Target image embeddings: ``params.target`` (a path, or ``datacomp:in1k`` for DataComp's
         five released ImageNet-1k L/14 files), else the pool's ImageNet-analog train split."""

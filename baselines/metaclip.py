@@ -369,6 +369,13 @@ class MetaCLIP(SetSelector):
             raise SelbenchError(f"metaclip: strategy.t must be > 0, got {t}")
         return float(t)
 
+    def input_files(self, pool) -> list[Path]:
+        """The metadata file (none found: the selection says so)."""
+        try:
+            return [self.metadata_path(pool)]
+        except SelbenchError:
+            return []
+
     def metadata_path(self, pool) -> Path:
         """``params.metadata``, else the pool's ``metaclip_metadata`` (relative to the pool)."""
         if self.params.metadata:
