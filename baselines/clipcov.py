@@ -142,11 +142,8 @@ class ClipCov(SetSelector):
                                 "class_embeddings", "a C x d .npy")
 
     def input_files(self, pool) -> list[Path]:
-        """The class embeddings file (none found: ``select`` says so)."""
-        try:
-            return [self.class_embeddings_path(pool)]
-        except SelbenchError:
-            return []
+        """The class embeddings file."""
+        return [self.class_embeddings_path(pool)]
 
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
         """Mask of exactly ``budget.target`` rows chosen by the ClipCov greedy."""

@@ -471,11 +471,8 @@ class DataCompImage(FilterSelector):
         released files are fixed assets)."""
         if self.params.target == DATACOMP_IN1K:
             return []
-        try:
-            return [self.analog_file(pool, self.params.target, f"train_{self.arch}_img.npy",
-                                     "target", "an .npy of target image embeddings")]
-        except SelbenchError:
-            return []
+        return [self.analog_file(pool, self.params.target, f"train_{self.arch}_img.npy",
+                                 "target", "an .npy of target image embeddings")]
 
     def target_matrix(self, pool, dim: int) -> np.ndarray:
         """Target image embeddings: ``params.target`` (a path, or ``datacomp:in1k`` for DataComp's

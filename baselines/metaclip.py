@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import SelbenchError
-from harness.io import atomic_path, sha256_file, write_json_atomic
+from harness.io import atomic_path, write_json_atomic
 from harness.select import runs as score_runs
 from harness.select.base import Budget, SetSelector, strategy, top_k_mask
 
@@ -284,10 +284,6 @@ class MetaCLIP(SetSelector):
     columns = ("text",)
     distributed = True  # matching, counting and sampling run as per-shard tasks
 
-    def work_key(self, pool) -> dict:
-        """What the work folder's files depend on besides the selection: the metadata's bytes."""
-        return {"metadata_sha256": sha256_file(self.metadata_path(pool))}
-
     def select_to_runs(self, pool, budget: Budget, rng: np.random.Generator, work: Path,
                        executor) -> dict:
         """``select`` as per-shard tasks through ``executor``; kept uids go to ``work/kept``.
@@ -370,11 +366,8 @@ class MetaCLIP(SetSelector):
         return float(t)
 
     def input_files(self, pool) -> list[Path]:
-        """The metadata file (none found: the selection says so)."""
-        try:
-            return [self.metadata_path(pool)]
-        except SelbenchError:
-            return []
+        """The metadata file."""
+        return [self.metadata_path(pool)]
 
     def metadata_path(self, pool) -> Path:
         """``params.metadata``, else the pool's ``metaclip_metadata`` (relative to the pool)."""

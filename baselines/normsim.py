@@ -151,17 +151,24 @@ def load_targets(pool, target: str | None, arch: str) -> tuple[np.ndarray, str]:
 
     ``target``: a path to an ``.npy``, a suite name, or None (the suite in ``pool.json``).
     """
+    kind, value = resolve_target(pool, target)
+    if kind == "file":
+        return read_target_file(Path(value)), value
+    return suite_targets(pool, value, arch), f"suite {value}"
+
+
+def resolve_target(pool, target: str | None) -> tuple[str, str]:
+    """``("file", path)`` or ``("suite", name)`` for ``strategy.target`` (None: the pool's suite)."""
     if target is None or str(target).strip() == "":
         suite = pool.info.get("suite")
         if not suite:
             raise SelbenchError(f"normsim: no strategy.target given and {pool.root}/pool.json names "
                                 "no suite; pass strategy.target=PATH.npy or a suite name")
-        return suite_targets(pool, str(suite), arch), f"suite {suite}"
-    target = str(target)
-    path = Path(target).expanduser()
+        return "suite", str(suite)
+    path = Path(str(target)).expanduser()
     if path.suffix == ".npy" or path.is_file():
-        return read_target_file(path), str(path)
-    return suite_targets(pool, target, arch), f"suite {target}"
+        return "file", str(path)
+    return "suite", str(target)
 
 
 def read_target_file(path: Path) -> np.ndarray:
@@ -186,14 +193,9 @@ def read_target_file(path: Path) -> np.ndarray:
 
 
 def target_files(pool, target: str | None, arch: str) -> list[Path]:
-    """The files ``load_targets`` reads for ``target`` (none when the pool names no suite)."""
-    if target is None or str(target).strip() == "":
-        suite = pool.info.get("suite")
-        return suite_target_files(pool, str(suite), arch) if suite else []
-    path = Path(str(target)).expanduser()
-    if path.suffix == ".npy" or path.is_file():
-        return [path]
-    return suite_target_files(pool, str(target), arch)
+    """The files ``load_targets`` reads for ``target``."""
+    kind, value = resolve_target(pool, target)
+    return [Path(value)] if kind == "file" else suite_target_files(pool, value, arch)
 
 
 def suite_target_files(pool, suite: str, arch: str) -> list[Path]:

@@ -102,7 +102,8 @@ class Strategy:
     def input_files(self, pool) -> list:
         """Files besides the pool's shards that this selection reads (target embeddings, say):
         their content is part of the selection's identity, so a finished subset is not reused
-        once one of them has changed. Default: none."""
+        once one of them has changed. May raise ``SelbenchError`` when they cannot be resolved
+        (the strategy reports that itself when it runs). Default: none."""
         return []
 
     # ----- helpers for subclasses -----------------------------------------------------
@@ -210,11 +211,6 @@ class SetSelector(Strategy):
     # on the engine's executor); False: it needs global state and runs in one process
     # (under executor=ray too), reading shards through the executor where it can.
     distributed: ClassVar[bool] = False
-
-    def work_key(self, pool) -> dict:
-        """Inputs beyond the selection's identity that a distributed selector's work files
-        depend on (e.g. a metadata file's sha256); a change clears the work folder."""
-        return {}
 
     def select(self, pool, budget: Budget, rng: np.random.Generator) -> np.ndarray:
         """Return a bool mask over all pool rows (pool order) meeting ``budget``.

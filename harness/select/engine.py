@@ -432,7 +432,7 @@ def _select(strat: Strategy, pool: Pool, budget: Budget, seed: int, identity: di
             score_runs.merge_sorted(found["kept"], tmp, stage=work / "merge")
     elif isinstance(strat, SetSelector) and strat.distributed:
         work = work_folder(out)
-        key = dict(identity, **strat.work_key(pool))
+        key = dict(identity)  # its input files' sha256 included: a changed file clears the folder
         key.pop("budget")
         key.pop("variant", None)
         rng = np.random.Generator(np.random.PCG64(int(seed)))
@@ -469,7 +469,11 @@ def _identity(strat: Strategy, budget: Budget, seed: int, pool: Pool) -> dict:
                 "params": params_dict(strat.params),
                 "budget": jsonable(budget.describe()), "seed": int(seed),
                 "pool_fingerprint": pool.fingerprint}
-    inputs = input_digests(strat.input_files(pool), pool.root)
+    try:
+        files = strat.input_files(pool)
+    except SelbenchError:  # not resolvable (no such target, say): the strategy's own check says so
+        files = []
+    inputs = input_digests(files, pool.root)
     if inputs:
         identity["inputs"] = inputs
     return identity
