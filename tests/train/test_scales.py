@@ -32,8 +32,8 @@ def test_datacomp_scales_match_reference(name):
 def test_tiny_scale_is_whole_batches():
     s = load_scale("tiny")
     assert s["model"] == "selbench-tiny" and s["precision"] == "fp32"
-    assert samples_seen_exact(s, s["workers"]) == s["samples_seen"] == 76_800
-    assert 5 * steps_per_epoch(s, s["workers"]) == 1200
+    assert samples_seen_exact(s, s["workers"]) == s["samples_seen"] == 96_000
+    assert 5 * steps_per_epoch(s, s["workers"]) == 1500
 
 
 def test_unknown_scale_suggests():
