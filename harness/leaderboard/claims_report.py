@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -117,6 +118,44 @@ def sweep_commands(run_dir: Path) -> dict[str, str]:
                     if not any(part.startswith(".") for part in p.relative_to(run_dir).parts)),
                    key=lambda p: (len(p.relative_to(run_dir).parts), str(p)))
     return {str(p.relative_to(run_dir)): p.read_text(errors="replace").strip() for p in found}
+
+
+_CELL = re.compile(r"(?<!\S)cell=(\d+)(?!\S)")
+
+
+def command_blocks(commands: dict[str, str]) -> list[tuple[str, str]]:
+    """``[(label, text)]`` for the report from ``{path: command text}`` (``sweep_commands``).
+
+    The ``command.txt`` files of single cells (``selbench run ... cell=I``) whose texts differ
+    only in I become one block, ``... cell=I`` labelled with the cells and file count; every
+    other file keeps its own block, in the given order.
+    """
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for path, text in commands.items():
+        found = _CELL.findall(text)
+        if len(found) == 1:
+            groups.setdefault(_CELL.sub("cell=I", text), []).append((path, int(found[0])))
+    blocks, seen = [], set()
+    for path, text in commands.items():
+        key = _CELL.sub("cell=I", text) if len(_CELL.findall(text)) == 1 else None
+        if key is None or len(groups[key]) == 1:
+            blocks.append((f"`{path}`", text))
+        elif key not in seen:
+            seen.add(key)
+            cells = sorted(i for _, i in groups[key])
+            blocks.append((f"the `command.txt` of {len(cells)} cells, one run each, I = {_ranges(cells)}", key))
+    return blocks
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``"0-2, 5, 7-8"``."""
+    parts, start = [], None
+    for i, n in enumerate(numbers):
+        start = n if start is None else start
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            parts.append(str(n) if n == start else f"{start}-{n}")
+            start = None
+    return ", ".join(parts)
 
 
 def pool_identity(runs, run_dir: Path) -> dict:
@@ -269,8 +308,8 @@ def _sweep_section(info: dict, rows: list[dict], digits: int) -> list[str]:
     lines = [f"## Sweep {info['sweep']}", "",
              f"{_pool_text(info['pool'])}; scale {info['scale']}, suite {info['suite']}, "
              f"{info['runs']} runs, seeds {', '.join(info['seeds'])}.", ""]
-    for name, text in info["commands"].items():
-        lines += [f"Command (`{name}`):", "", "```", text, "```", ""]
+    for name, text in command_blocks(info["commands"]):
+        lines += [f"Command ({name}):", "", "```", text, "```", ""]
     if not info["commands"]:
         lines += ["(no command.txt in the sweep directory: the command is not recorded)", ""]
     pairwise = [r for r in rows if r["kind"] == "pairwise"]

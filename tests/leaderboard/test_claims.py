@@ -477,3 +477,22 @@ def test_task_metric_other_than_the_main_one(tmp_path):
     assert metric_value(run, "task:objects.acc5", None) is None
     assert metric_value(run, "task:count.acc_frequency:tail", None) is None
     check_metric("task:objects.acc_frequency:tail")
+
+
+def test_command_blocks_merge_single_cell_runs_of_one_sweep():
+    from harness.leaderboard.claims_report import command_blocks
+
+    commands = {"command.txt": "selbench run experiment=claims_tiny",
+                "a/seed0/command.txt": "selbench run experiment=claims_tiny cell=3",
+                "a/seed1/command.txt": "selbench run experiment=claims_tiny cell=4",
+                "b/seed0/command.txt": "selbench run experiment=claims_tiny cell=9",
+                "c/seed0/command.txt": "selbench run 'seeds=[0,1,2]' cell=7",
+                "d/seed2/command.txt": "selbench run experiment=claims_tiny cell=5"}
+    assert command_blocks(commands) == [
+        ("`command.txt`", "selbench run experiment=claims_tiny"),
+        ("the `command.txt` of 4 cells, one run each, I = 3-5, 9", "selbench run experiment=claims_tiny cell=I"),
+        ("`c/seed0/command.txt`", "selbench run 'seeds=[0,1,2]' cell=7")]
+    # a command with no cell, or a cell=I that is not a whole word, is kept as written
+    odd = {"x/command.txt": "selbench run out=cell=3x", "y/command.txt": "selbench run"}
+    assert command_blocks(odd) == [("`x/command.txt`", "selbench run out=cell=3x"),
+                                   ("`y/command.txt`", "selbench run")]
