@@ -130,21 +130,27 @@ def command_blocks(commands: dict[str, str]) -> list[tuple[str, str]]:
     only in I become one block, ``... cell=I`` labelled with the cells and file count; every
     other file keeps its own block, in the given order.
     """
-    groups: dict[str, list[tuple[str, int]]] = {}
-    for path, text in commands.items():
-        found = _CELL.findall(text)
-        if len(found) == 1:
-            groups.setdefault(_CELL.sub("cell=I", text), []).append((path, int(found[0])))
+    forms = {path: _cell_form(text) for path, text in commands.items()}
+    cells: dict[str, list[int]] = {}
+    for form in filter(None, forms.values()):
+        cells.setdefault(form[0], []).append(form[1])
     blocks, seen = [], set()
     for path, text in commands.items():
-        key = _CELL.sub("cell=I", text) if len(_CELL.findall(text)) == 1 else None
-        if key is None or len(groups[key]) == 1:
+        form = forms[path]
+        if form is None or len(cells[form[0]]) == 1:
             blocks.append((f"`{path}`", text))
-        elif key not in seen:
-            seen.add(key)
-            cells = sorted(i for _, i in groups[key])
-            blocks.append((f"the `command.txt` of {len(cells)} cells, one run each, I = {_ranges(cells)}", key))
+        elif form[0] not in seen:
+            seen.add(form[0])
+            numbers = sorted(cells[form[0]])
+            blocks.append((f"the `command.txt` of {len(numbers)} cells, one run each, I = {_ranges(numbers)}",
+                           form[0]))
     return blocks
+
+
+def _cell_form(text: str) -> tuple[str, int] | None:
+    """``(text with cell=I, I)`` for a command naming exactly one ``cell=I``, else None."""
+    found = _CELL.findall(text)
+    return (_CELL.sub("cell=I", text), int(found[0])) if len(found) == 1 else None
 
 
 def _ranges(numbers: list[int]) -> str:
